@@ -1,0 +1,1 @@
+//! dpvae-eval
