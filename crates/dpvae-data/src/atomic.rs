@@ -53,7 +53,9 @@ where
 
 /// Write a byte buffer atomically.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, |w| w.write_all(bytes).map_err(|e| DataError::io(path, e)))
+    write_atomic(path, |w| {
+        w.write_all(bytes).map_err(|e| DataError::io(path, e))
+    })
 }
 
 #[cfg(test)]

@@ -172,7 +172,10 @@ impl SpatialData {
             if !(2..=3).contains(&s.ncols()) {
                 return Err(DataError::data(
                     "obsm['spatial']",
-                    format!("has {} columns; coordinates must be n x 2 or n x 3", s.ncols()),
+                    format!(
+                        "has {} columns; coordinates must be n x 2 or n x 3",
+                        s.ncols()
+                    ),
                 ));
             }
         }
@@ -206,7 +209,9 @@ impl SpatialData {
     pub fn select_obs(&self, rows: &[usize]) -> Result<SpatialData> {
         let idx = polars::prelude::IdxCa::from_vec(
             "idx".into(),
-            rows.iter().map(|&i| i as polars::prelude::IdxSize).collect(),
+            rows.iter()
+                .map(|&i| i as polars::prelude::IdxSize)
+                .collect(),
         );
         let obs = if self.obs.width() > 0 {
             self.obs
@@ -245,7 +250,9 @@ impl SpatialData {
     pub fn select_vars(&self, cols: &[usize]) -> Result<SpatialData> {
         let idx = polars::prelude::IdxCa::from_vec(
             "idx".into(),
-            cols.iter().map(|&i| i as polars::prelude::IdxSize).collect(),
+            cols.iter()
+                .map(|&i| i as polars::prelude::IdxSize)
+                .collect(),
         );
         let var = if self.var.width() > 0 {
             self.var

@@ -16,7 +16,9 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// The path exists but is not any format dpvae reads.
-    #[error("{path}: not a supported input ({reason}); dpvae reads .h5ad, 10x .h5, Space Ranger outs folders, 10x MatrixMarket folders and legacy ST .tsv(.gz) tables")]
+    #[error(
+        "{path}: not a supported input ({reason}); dpvae reads .h5ad, 10x .h5, Space Ranger outs folders, 10x MatrixMarket folders and legacy ST .tsv(.gz) tables"
+    )]
     UnknownFormat { path: PathBuf, reason: String },
     /// A structural or value problem inside a file: `object` names the group, dataset or column.
     #[error("{path}: {object}: {problem}")]

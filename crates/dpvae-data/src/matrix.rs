@@ -27,7 +27,11 @@ impl CsrMatrix {
         if indptr.len() != n_rows + 1 {
             return Err(DataError::data(
                 "indptr",
-                format!("has {} entries, expected n_rows + 1 = {}", indptr.len(), n_rows + 1),
+                format!(
+                    "has {} entries, expected n_rows + 1 = {}",
+                    indptr.len(),
+                    n_rows + 1
+                ),
             ));
         }
         if indices.len() != data.len() {
@@ -50,13 +54,20 @@ impl CsrMatrix {
         if let Some(row) = indptr.windows(2).position(|w| w[0] > w[1]) {
             return Err(DataError::data(
                 "indptr",
-                format!("is not monotone at row {row} ({} > {})", indptr[row], indptr[row + 1]),
+                format!(
+                    "is not monotone at row {row} ({} > {})",
+                    indptr[row],
+                    indptr[row + 1]
+                ),
             ));
         }
         if let Some(pos) = indices.iter().position(|&j| j as usize >= n_cols) {
             return Err(DataError::data(
                 "indices",
-                format!("entry {pos} is {} but there are only {n_cols} columns", indices[pos]),
+                format!(
+                    "entry {pos} is {} but there are only {n_cols} columns",
+                    indices[pos]
+                ),
             ));
         }
         check_finite("data", &data)?;
@@ -78,13 +89,19 @@ impl CsrMatrix {
         data: &[f32],
     ) -> Result<Self> {
         // Validate the CSC arrays with the CSR checker applied to the transpose (columns as rows).
-        let csc = CsrMatrix::new(n_cols, n_rows, indptr.to_vec(), indices.to_vec(), data.to_vec())
-            .map_err(|e| match e {
-                DataError::Data { object, problem } => {
-                    DataError::data(object, format!("{problem} (column-compressed layout)"))
-                }
-                other => other,
-            })?;
+        let csc = CsrMatrix::new(
+            n_cols,
+            n_rows,
+            indptr.to_vec(),
+            indices.to_vec(),
+            data.to_vec(),
+        )
+        .map_err(|e| match e {
+            DataError::Data { object, problem } => {
+                DataError::data(object, format!("{problem} (column-compressed layout)"))
+            }
+            other => other,
+        })?;
         Ok(csc.transpose())
     }
 

@@ -22,7 +22,9 @@ pub fn data_dir() -> Option<PathBuf> {
 /// it is set but the file or folder is missing.
 pub fn require(test: &str, relative: &str) -> Option<PathBuf> {
     let Some(dir) = data_dir() else {
-        eprintln!("skipped {test}: {DATA_ENV} is not set (set it to the shared data directory to run it)");
+        eprintln!(
+            "skipped {test}: {DATA_ENV} is not set (set it to the shared data directory to run it)"
+        );
         return None;
     };
     let path = dir.join(relative);
