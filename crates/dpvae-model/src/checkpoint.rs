@@ -1,0 +1,276 @@
+//! Self-contained model directories.
+//!
+//! ```text
+//! MODEL_DIR/
+//!   manifest.json    format name and version, dpvae version, training metadata
+//!   config.json      the architecture (ModelConfig) and the training options used
+//!   model.mpk        burn record of the weights (named MessagePack, full precision)
+//!   preprocess.json  the caller's preprocessing parameters (opaque JSON)
+//!   genes.json       the model's genes, in column order
+//! ```
+//!
+//! A directory is written under a temporary name next to the target and renamed into place, so readers never
+//! see a half-written model. Loading checks every file and reports the first missing, unreadable or
+//! inconsistent one by name.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::encode::FittedModel;
+use crate::error::{ModelError, Result};
+use crate::model::ModelConfig;
+use crate::train::TrainConfig;
+
+/// Name in `manifest.json` that marks a dpvae model directory.
+pub const FORMAT_NAME: &str = "dpvae-model";
+/// Version of the directory layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MANIFEST: &str = "manifest.json";
+const CONFIG: &str = "config.json";
+const RECORD: &str = "model.mpk";
+const PREPROCESS: &str = "preprocess.json";
+const GENES: &str = "genes.json";
+
+/// Provenance of a trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetadata {
+    /// dpvae version that trained the model.
+    pub dpvae_version: String,
+    /// Training seed.
+    pub seed: u64,
+    /// Name of the training dataset (free text, e.g. the file name).
+    pub dataset: String,
+    /// Checksum of the training data (see [`matrix_checksum`] or any caller-chosen digest).
+    pub data_checksum: String,
+    /// Backend that trained it.
+    pub backend: String,
+    /// Epochs trained (the kept epoch with early stopping).
+    pub epochs: usize,
+    /// Seconds since the Unix epoch at save time.
+    pub created_unix: u64,
+}
+
+impl TrainingMetadata {
+    /// Metadata stamped with this build's version and the current time.
+    pub fn new(seed: u64, dataset: impl Into<String>, data_checksum: impl Into<String>) -> Self {
+        Self {
+            dpvae_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed,
+            dataset: dataset.into(),
+            data_checksum: data_checksum.into(),
+            backend: String::new(),
+            epochs: 0,
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    format_version: u32,
+    dpvae_version: String,
+    metadata: TrainingMetadata,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ConfigFile {
+    model: ModelConfig,
+    train: Option<TrainConfig>,
+}
+
+/// A model with everything needed to apply it to new data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedModel {
+    /// Architecture and weights.
+    pub model: FittedModel,
+    /// Training options (for the record).
+    pub train_config: Option<TrainConfig>,
+    /// Preprocessing parameters, opaque to this crate (the CLI stores the data layer's `Preprocess` here).
+    pub preprocess: serde_json::Value,
+    /// Gene names in the model's column order.
+    pub genes: Vec<String>,
+    /// Provenance.
+    pub metadata: TrainingMetadata,
+}
+
+impl SavedModel {
+    /// Write the model directory atomically (replacing an existing model directory at `dir`).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        if self.genes.len() != self.model.config().n_genes {
+            return Err(ModelError::InvalidInput(format!(
+                "{} gene names for a model of {} genes",
+                self.genes.len(),
+                self.model.config().n_genes
+            )));
+        }
+        if dir.exists() && !is_replaceable(dir) {
+            return Err(ModelError::model_dir(
+                dir,
+                "exists and is not an empty directory or a dpvae model directory; refusing to overwrite it",
+            ));
+        }
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        std::fs::create_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
+        let name = dir
+            .file_name()
+            .ok_or_else(|| ModelError::model_dir(dir, "not a directory name"))?
+            .to_string_lossy()
+            .into_owned();
+        let pid = std::process::id();
+        let tmp = parent.join(format!(".{name}.tmp-{pid}"));
+        let old = parent.join(format!(".{name}.old-{pid}"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        }
+        let write = || -> Result<()> {
+            std::fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+            let manifest = Manifest {
+                format: FORMAT_NAME.into(),
+                format_version: FORMAT_VERSION,
+                dpvae_version: env!("CARGO_PKG_VERSION").into(),
+                metadata: self.metadata.clone(),
+            };
+            let config = ConfigFile {
+                model: self.model.config().clone(),
+                train: self.train_config.clone(),
+            };
+            write_file(
+                &tmp.join(CONFIG),
+                serde_json::to_string_pretty(&config)?.as_bytes(),
+            )?;
+            write_file(&tmp.join(RECORD), self.model.record_bytes())?;
+            write_file(
+                &tmp.join(PREPROCESS),
+                serde_json::to_string_pretty(&self.preprocess)?.as_bytes(),
+            )?;
+            write_file(
+                &tmp.join(GENES),
+                serde_json::to_string_pretty(&self.genes)?.as_bytes(),
+            )?;
+            // The manifest goes last: a directory without one was never completed.
+            write_file(
+                &tmp.join(MANIFEST),
+                serde_json::to_string_pretty(&manifest)?.as_bytes(),
+            )?;
+            if dir.exists() {
+                std::fs::rename(dir, &old).map_err(|e| ModelError::io(dir, e))?;
+            }
+            std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
+            if old.exists() {
+                std::fs::remove_dir_all(&old).map_err(|e| ModelError::io(&old, e))?;
+            }
+            Ok(())
+        };
+        write().inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&tmp);
+        })
+    }
+
+    /// Read and validate a model directory.
+    pub fn load(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(ModelError::model_dir(dir, "is not a directory"));
+        }
+        let manifest: Manifest = read_json(dir, MANIFEST)?;
+        if manifest.format != FORMAT_NAME {
+            return Err(ModelError::model_dir(
+                dir,
+                format!(
+                    "{MANIFEST} names format `{}`, expected `{FORMAT_NAME}`",
+                    manifest.format
+                ),
+            ));
+        }
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(ModelError::model_dir(
+                dir,
+                format!(
+                    "written in model format version {} by dpvae {}, but this dpvae ({}) reads version \
+                     {FORMAT_VERSION}; retrain the model or use a matching dpvae",
+                    manifest.format_version,
+                    manifest.dpvae_version,
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
+        let config: ConfigFile = read_json(dir, CONFIG)?;
+        config
+            .model
+            .check()
+            .map_err(|e| ModelError::model_dir(dir, format!("{CONFIG}: {e}")))?;
+        let preprocess: serde_json::Value = read_json(dir, PREPROCESS)?;
+        let genes: Vec<String> = read_json(dir, GENES)?;
+        if genes.len() != config.model.n_genes {
+            return Err(ModelError::model_dir(
+                dir,
+                format!(
+                    "{GENES} lists {} genes but {CONFIG} describes a model of {}",
+                    genes.len(),
+                    config.model.n_genes
+                ),
+            ));
+        }
+        let record_path = dir.join(RECORD);
+        let record = std::fs::read(&record_path)
+            .map_err(|e| ModelError::model_dir(dir, format!("cannot read {RECORD}: {e}")))?;
+        let model = FittedModel::from_record_bytes(config.model, record)
+            .map_err(|e| ModelError::model_dir(dir, format!("{RECORD}: {e}")))?;
+        Ok(Self {
+            model,
+            train_config: config.train,
+            preprocess,
+            genes,
+            metadata: manifest.metadata,
+        })
+    }
+}
+
+fn is_replaceable(dir: &Path) -> bool {
+    dir.is_dir()
+        && (dir.join(MANIFEST).is_file()
+            || std::fs::read_dir(dir).is_ok_and(|mut it| it.next().is_none()))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| ModelError::io(path, e))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("{file} is missing")
+        } else {
+            format!("cannot read {file}: {e}")
+        };
+        ModelError::model_dir(dir, what)
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| ModelError::model_dir(dir, format!("{file} is not valid: {e}")))
+}
+
+/// FNV-1a (64-bit) digest of a matrix's shape and f32 values, as 16 hex digits: a cheap fingerprint of the
+/// training data for [`TrainingMetadata::data_checksum`].
+pub fn matrix_checksum(x: ndarray::ArrayView2<'_, f32>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&(x.nrows() as u64).to_le_bytes());
+    eat(&(x.ncols() as u64).to_le_bytes());
+    for v in x.iter() {
+        eat(&v.to_le_bytes());
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,263 @@
+//! The network: an MLP encoder to a diagonal Gaussian posterior in R^d, the reparameterised sample and an MLP
+//! decoder back to genes, plus the per-gene likelihood parameter and the distance scale `lambda`.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{ModelError, Result};
+
+/// The observation model of the decoder.
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum Likelihood {
+    /// Gaussian with unit variance on log-normalised expression (the paper's choice).
+    Gaussian,
+    /// Gaussian with a learned per-gene variance on log-normalised expression.
+    GaussianLearnedVariance,
+    /// Negative binomial on raw counts, mean = library size x softmax(decoder) (scVI-style), with a learned
+    /// per-gene inverse dispersion `theta`.
+    NegativeBinomial,
+}
+
+impl Likelihood {
+    /// Whether the model consumes raw counts (and library sizes) rather than log-normalised values.
+    pub fn uses_counts(self) -> bool {
+        matches!(self, Self::NegativeBinomial)
+    }
+
+    /// A short name for logs and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gaussian => "gaussian",
+            Self::GaussianLearnedVariance => "gaussian-learned-variance",
+            Self::NegativeBinomial => "nb",
+        }
+    }
+}
+
+impl std::str::FromStr for Likelihood {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "gaussian" | "normal" => Ok(Self::Gaussian),
+            "gaussian-learned-variance" | "gaussian-learned" => Ok(Self::GaussianLearnedVariance),
+            "nb" | "negative-binomial" | "negbin" => Ok(Self::NegativeBinomial),
+            other => Err(ModelError::InvalidConfig(format!(
+                "unknown likelihood `{other}` (expected gaussian, gaussian-learned-variance or nb)"
+            ))),
+        }
+    }
+}
+
+/// Architecture of a dp-VAE. `init` builds the network with deterministic weights drawn from `seed`.
+#[derive(Config, Debug, PartialEq)]
+pub struct ModelConfig {
+    /// Number of genes (input and output width).
+    pub n_genes: usize,
+    /// Hidden layer widths of the encoder; the decoder mirrors them. The paper uses one layer of 124.
+    #[config(default = "vec![124]")]
+    pub hidden: Vec<usize>,
+    /// Latent dimension d (the paper's 2, so the latent space can be compared to the tissue).
+    #[config(default = 2)]
+    pub latent_dim: usize,
+    /// Observation model.
+    #[config(default = "Likelihood::Gaussian")]
+    pub likelihood: Likelihood,
+    /// Initial value of the distance scale `lambda` (the trainer derives one from the data when asked).
+    #[config(default = 1.0)]
+    pub lambda_init: f64,
+    /// Seed of the weight initialisation.
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl ModelConfig {
+    /// Validate the architecture.
+    pub fn check(&self) -> Result<()> {
+        if self.n_genes == 0 {
+            return Err(ModelError::InvalidConfig("n_genes must be positive".into()));
+        }
+        if self.latent_dim == 0 {
+            return Err(ModelError::InvalidConfig(
+                "latent_dim must be positive".into(),
+            ));
+        }
+        if self.hidden.contains(&0) {
+            return Err(ModelError::InvalidConfig(format!(
+                "hidden layer widths must be positive, got {:?}",
+                self.hidden
+            )));
+        }
+        if !(self.lambda_init.is_finite() && self.lambda_init > 0.0) {
+            return Err(ModelError::InvalidConfig(format!(
+                "lambda_init must be a positive finite number, got {}",
+                self.lambda_init
+            )));
+        }
+        Ok(())
+    }
+
+    /// Build the network. Weights follow PyTorch's `nn.Linear` default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    /// drawn from a ChaCha8 stream seeded with `seed`, so initialisation does not depend on the backend's
+    /// global RNG (which parallel tests would share).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> DpVae<B> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut widths = vec![self.n_genes];
+        widths.extend(&self.hidden);
+        let enc_layers = widths
+            .windows(2)
+            .map(|w| linear(w[0], w[1], &mut rng, device))
+            .collect();
+        let last = *widths.last().expect("non-empty");
+        let head = linear(last, 2 * self.latent_dim, &mut rng, device);
+        let mut dec_widths = vec![self.latent_dim];
+        dec_widths.extend(self.hidden.iter().rev());
+        let dec_layers = dec_widths
+            .windows(2)
+            .map(|w| linear(w[0], w[1], &mut rng, device))
+            .collect();
+        let dec_last = *dec_widths.last().expect("non-empty");
+        let out = linear(dec_last, self.n_genes, &mut rng, device);
+        DpVae {
+            encoder: Encoder {
+                layers: enc_layers,
+                head,
+            },
+            decoder: Decoder {
+                layers: dec_layers,
+                out,
+            },
+            // log variance (Gaussian) or log theta (NB) per gene; zero means unit variance / theta = 1.
+            gene_log_param: Param::from_tensor(Tensor::zeros([self.n_genes], device)),
+            log_lambda: Param::from_tensor(Tensor::from_floats(
+                [self.lambda_init.ln() as f32],
+                device,
+            )),
+        }
+    }
+}
+
+fn linear<B: Backend>(
+    fan_in: usize,
+    fan_out: usize,
+    rng: &mut ChaCha8Rng,
+    device: &B::Device,
+) -> Linear<B> {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let w: Vec<f32> = (0..fan_in * fan_out)
+        .map(|_| rng.gen_range(-bound..bound))
+        .collect();
+    let b: Vec<f32> = (0..fan_out).map(|_| rng.gen_range(-bound..bound)).collect();
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [fan_in, fan_out]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [fan_out]),
+            device,
+        ))),
+    }
+}
+
+/// Encoder MLP: genes -> hidden (ReLU) -> (mean, log-variance) of q(z | x).
+#[derive(Module, Debug)]
+pub struct Encoder<B: Backend> {
+    /// Hidden layers, each followed by ReLU.
+    pub layers: Vec<Linear<B>>,
+    /// Output layer of width 2d: the first d columns are the mean, the last d the log-variance.
+    pub head: Linear<B>,
+}
+
+impl<B: Backend> Encoder<B> {
+    /// Posterior mean and log-variance, each `[n, d]`.
+    pub fn forward(&self, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let mut h = x;
+        for layer in &self.layers {
+            h = relu(layer.forward(h));
+        }
+        let out = self.head.forward(h);
+        let d = out.dims()[1] / 2;
+        (out.clone().narrow(1, 0, d), out.narrow(1, d, d))
+    }
+}
+
+/// Decoder MLP: latent -> hidden (ReLU) -> genes. Its output is the Gaussian mean, or the NB logits that a
+/// softmax turns into expression proportions.
+#[derive(Module, Debug)]
+pub struct Decoder<B: Backend> {
+    /// Hidden layers, each followed by ReLU.
+    pub layers: Vec<Linear<B>>,
+    /// Output layer.
+    pub out: Linear<B>,
+}
+
+impl<B: Backend> Decoder<B> {
+    /// Decoder output `[n, genes]`.
+    pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        let mut h = z;
+        for layer in &self.layers {
+            h = relu(layer.forward(h));
+        }
+        self.out.forward(h)
+    }
+}
+
+/// The dp-VAE: encoder, decoder, per-gene likelihood parameter and the log of the distance scale `lambda`.
+#[derive(Module, Debug)]
+pub struct DpVae<B: Backend> {
+    /// q(z | x).
+    pub encoder: Encoder<B>,
+    /// p(x | z).
+    pub decoder: Decoder<B>,
+    /// Per-gene log-variance (Gaussian with learned variance) or log inverse dispersion (NB); unused otherwise.
+    pub gene_log_param: Param<Tensor<B, 1>>,
+    /// log(lambda), so lambda stays positive while it is learned.
+    pub log_lambda: Param<Tensor<B, 1>>,
+}
+
+/// The tensors of one forward pass.
+#[derive(Debug, Clone)]
+pub struct ForwardPass<B: Backend> {
+    /// Posterior mean `[n, d]`.
+    pub mean: Tensor<B, 2>,
+    /// Posterior log-variance `[n, d]`.
+    pub logvar: Tensor<B, 2>,
+    /// Reparameterised sample `mean + exp(logvar / 2) * eps` `[n, d]`.
+    pub z: Tensor<B, 2>,
+    /// Decoder output `[n, genes]`.
+    pub out: Tensor<B, 2>,
+}
+
+impl<B: Backend> DpVae<B> {
+    /// Encode `x` (already in the encoder's input space) and decode the sample `mean + sigma * eps`.
+    pub fn forward(&self, x: Tensor<B, 2>, eps: Tensor<B, 2>) -> ForwardPass<B> {
+        let (mean, logvar) = self.encoder.forward(x);
+        let z = mean.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
+        let out = self.decoder.forward(z.clone());
+        ForwardPass {
+            mean,
+            logvar,
+            z,
+            out,
+        }
+    }
+
+    /// Latent dimension d.
+    pub fn latent_dim(&self) -> usize {
+        self.encoder.head.weight.val().dims()[1] / 2
+    }
+
+    /// Number of genes.
+    pub fn n_genes(&self) -> usize {
+        self.decoder.out.weight.val().dims()[1]
+    }
+
+    /// Current value of lambda.
+    pub fn lambda(&self) -> f64 {
+        f64::from(self.log_lambda.val().into_scalar().elem::<f32>()).exp()
+    }
+}

@@ -1,0 +1,150 @@
+//! Training options.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::loss::MaskSpec;
+
+/// Whether the distance scale `lambda` is learned (log-parameterised) or held at its initial value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LambdaMode {
+    /// Learned jointly with the network.
+    #[default]
+    Learned,
+    /// Fixed at `lambda_init`.
+    Fixed,
+}
+
+/// Options of [`crate::train::train`]. Every field has a default, so a TOML/JSON file may set any subset.
+///
+/// The objective is `alpha1 * (L_recon + beta * L_KL) + alpha2 * L_DP`; `alpha2 = 0` is the plain VAE.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training spots.
+    pub epochs: usize,
+    /// Spots per step; 0 (or any value >= the number of training spots) means full batch.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Seed of initialisation, split, shuffling, sampling and k-means.
+    pub seed: u64,
+    /// Weight of the VAE terms.
+    pub alpha1: f64,
+    /// Weight of the distance-preserving loss. The reconstruction term is summed over genes (tens of nats per
+    /// spot for 100 genes) while the DP loss is in latent units (order 1), hence a default of 100.
+    pub alpha2: f64,
+    /// Weight of the KL term.
+    pub beta: f64,
+    /// Epochs over which beta rises linearly from 0 to `beta` (0: no warm-up).
+    pub beta_warmup_epochs: usize,
+    /// Epochs over which alpha2 rises linearly from 0 to `alpha2` (0: no warm-up).
+    pub alpha2_warmup_epochs: usize,
+    /// Learned or fixed lambda.
+    pub lambda: LambdaMode,
+    /// Initial lambda; `None` derives it from the data: the prior's mean latent distance divided by the mean
+    /// spatial distance, so both sides of the DP loss start on the same scale.
+    pub lambda_init: Option<f64>,
+    /// The pair mask `G`.
+    pub mask: MaskSpec,
+    /// Fraction of spots held out for validation (0: none).
+    pub validation_fraction: f64,
+    /// Stop when the validation loss has not improved by `min_delta` for this many epochs; the best model is
+    /// kept. Needs `validation_fraction > 0`.
+    pub early_stopping_patience: Option<usize>,
+    /// Minimum improvement of the validation loss that resets the patience counter.
+    pub min_delta: f64,
+    /// Record the posterior means of the training spots every this many epochs (the paper's Figure 5).
+    pub snapshot_every: Option<usize>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 200,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            seed: 0,
+            alpha1: 1.0,
+            alpha2: 100.0,
+            beta: 1.0,
+            beta_warmup_epochs: 0,
+            alpha2_warmup_epochs: 0,
+            lambda: LambdaMode::Learned,
+            lambda_init: None,
+            mask: MaskSpec::None,
+            validation_fraction: 0.0,
+            early_stopping_patience: None,
+            min_delta: 0.0,
+            snapshot_every: None,
+            quiet: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Validate the options.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        if self.epochs == 0 {
+            return bad("epochs must be positive".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(format!(
+                "learning_rate must be positive, got {}",
+                self.learning_rate
+            ));
+        }
+        for (name, v) in [
+            ("alpha1", self.alpha1),
+            ("alpha2", self.alpha2),
+            ("beta", self.beta),
+            ("min_delta", self.min_delta),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!(
+                    "{name} must be a finite non-negative number, got {v}"
+                ));
+            }
+        }
+        if let Some(l) = self.lambda_init
+            && !(l.is_finite() && l > 0.0)
+        {
+            return bad(format!("lambda_init must be positive, got {l}"));
+        }
+        if !(0.0..1.0).contains(&self.validation_fraction) {
+            return bad(format!(
+                "validation_fraction must be in [0, 1), got {}",
+                self.validation_fraction
+            ));
+        }
+        if self.early_stopping_patience.is_some() && self.validation_fraction == 0.0 {
+            return bad("early stopping needs a validation split (validation_fraction > 0)".into());
+        }
+        if self.snapshot_every == Some(0) {
+            return bad("snapshot_every must be positive".into());
+        }
+        self.mask.check()
+    }
+
+    /// beta at 0-based `epoch`, after warm-up.
+    pub fn beta_at(&self, epoch: usize) -> f64 {
+        warm(self.beta, self.beta_warmup_epochs, epoch)
+    }
+
+    /// alpha2 at 0-based `epoch`, after warm-up.
+    pub fn alpha2_at(&self, epoch: usize) -> f64 {
+        warm(self.alpha2, self.alpha2_warmup_epochs, epoch)
+    }
+}
+
+fn warm(target: f64, epochs: usize, epoch: usize) -> f64 {
+    if epochs == 0 {
+        target
+    } else {
+        target * ((epoch + 1) as f64 / epochs as f64).min(1.0)
+    }
+}

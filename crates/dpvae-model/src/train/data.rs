@@ -1,0 +1,176 @@
+//! Training input and its host-side preparation.
+
+use ndarray::{ArrayView1, ArrayView2};
+use rand::seq::SliceRandom;
+
+use crate::error::{ModelError, Result};
+use crate::model::Likelihood;
+
+/// What the trainer consumes, already preprocessed by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainInput<'a> {
+    /// `[spots, genes]`: log-normalised expression for the Gaussian likelihoods, raw counts for NB.
+    pub expression: ArrayView2<'a, f32>,
+    /// `[spots, c]` spatial coordinates; needed when `alpha2 > 0`.
+    pub coords: Option<ArrayView2<'a, f64>>,
+    /// Per-spot library sizes for NB (default: the row sums of the counts).
+    pub library_size: Option<ArrayView1<'a, f32>>,
+}
+
+impl<'a> TrainInput<'a> {
+    /// Expression and coordinates, library sizes from the row sums.
+    pub fn new(expression: ArrayView2<'a, f32>, coords: ArrayView2<'a, f64>) -> Self {
+        Self {
+            expression,
+            coords: Some(coords),
+            library_size: None,
+        }
+    }
+}
+
+/// Row-major host copies in the form the training loop gathers batches from.
+pub(crate) struct Prepared {
+    pub n: usize,
+    pub genes: usize,
+    /// Encoder input (`ln(1 + x)` for NB, `x` otherwise).
+    pub input: Vec<f32>,
+    /// Reconstruction target (`x`); `None` when it equals `input`.
+    pub target: Option<Vec<f32>>,
+    /// `ln(library size)` per spot (NB only).
+    pub log_library: Vec<f32>,
+    /// Centred coordinates (`[n, c]`); centring changes no distance but keeps f32 differences exact.
+    pub coords: Option<Vec<f32>>,
+    pub coord_dim: usize,
+}
+
+impl Prepared {
+    pub fn new(input: &TrainInput<'_>, likelihood: Likelihood) -> Result<Self> {
+        let x = input.expression;
+        let (n, genes) = x.dim();
+        if n < 2 {
+            return Err(ModelError::InvalidInput(format!(
+                "training needs at least 2 spots, got {n}"
+            )));
+        }
+        if genes == 0 {
+            return Err(ModelError::InvalidInput(
+                "the expression matrix has no genes".into(),
+            ));
+        }
+        if let Some((idx, v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(ModelError::InvalidInput(format!(
+                "expression value {v} at spot {}, gene {} is not finite",
+                idx.0, idx.1
+            )));
+        }
+        let values: Vec<f32> = x.iter().copied().collect();
+        let (enc_input, target, log_library) = if likelihood.uses_counts() {
+            if let Some((idx, v)) = x
+                .indexed_iter()
+                .find(|(_, v)| **v < 0.0 || v.fract() != 0.0)
+            {
+                return Err(ModelError::InvalidInput(format!(
+                    "the negative-binomial likelihood needs raw counts, but spot {}, gene {} holds {v} \
+                     (log-normalised data goes with the Gaussian likelihood)",
+                    idx.0, idx.1
+                )));
+            }
+            let lib: Vec<f32> = match input.library_size {
+                Some(l) => {
+                    if l.len() != n {
+                        return Err(ModelError::InvalidInput(format!(
+                            "{} library sizes for {n} spots",
+                            l.len()
+                        )));
+                    }
+                    l.to_vec()
+                }
+                None => x.rows().into_iter().map(|r| r.sum()).collect(),
+            };
+            if let Some((i, v)) = lib
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+            {
+                return Err(ModelError::InvalidInput(format!(
+                    "spot {i} has library size {v}; the NB likelihood needs positive library sizes \
+                     (drop empty spots first)"
+                )));
+            }
+            let log_input = values.iter().map(|v| v.ln_1p()).collect();
+            (
+                log_input,
+                Some(values),
+                lib.iter().map(|l| l.ln()).collect(),
+            )
+        } else {
+            (values, None, Vec::new())
+        };
+        let (coords, coord_dim) = match input.coords {
+            None => (None, 0),
+            Some(c) => {
+                if c.nrows() != n {
+                    return Err(ModelError::InvalidInput(format!(
+                        "{} coordinate rows for {n} spots",
+                        c.nrows()
+                    )));
+                }
+                if c.ncols() == 0 {
+                    return Err(ModelError::InvalidInput(
+                        "coordinates have no columns".into(),
+                    ));
+                }
+                if c.iter().any(|v| !v.is_finite()) {
+                    return Err(ModelError::InvalidInput(
+                        "coordinates contain NaN or infinity".into(),
+                    ));
+                }
+                let mean = c.mean_axis(ndarray::Axis(0)).expect("n >= 2");
+                let centred = c.rows().into_iter().flat_map(|r| {
+                    r.iter()
+                        .zip(mean.iter())
+                        .map(|(v, m)| (v - m) as f32)
+                        .collect::<Vec<_>>()
+                });
+                (Some(centred.collect()), c.ncols())
+            }
+        };
+        Ok(Self {
+            n,
+            genes,
+            input: enc_input,
+            target,
+            log_library,
+            coords,
+            coord_dim,
+        })
+    }
+
+    /// Copy the rows `idx` of a row-major `[n, width]` matrix into `out`.
+    pub fn gather(src: &[f32], width: usize, idx: &[usize], out: &mut Vec<f32>) {
+        out.clear();
+        for &i in idx {
+            out.extend_from_slice(&src[i * width..(i + 1) * width]);
+        }
+    }
+}
+
+/// Deterministic train/validation split: a shuffled `round(fraction * n)` spots are held out (at least one
+/// when the fraction is positive); both lists are returned sorted.
+pub fn split_indices(
+    n: usize,
+    fraction: f64,
+    rng: &mut impl rand::Rng,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut idx: Vec<usize> = (0..n).collect();
+    if fraction <= 0.0 {
+        return (idx, Vec::new());
+    }
+    idx.shuffle(rng);
+    let n_val = ((fraction * n as f64).round() as usize).clamp(1, n - 1);
+    let mut val = idx[..n_val].to_vec();
+    let mut train = idx[n_val..].to_vec();
+    val.sort_unstable();
+    train.sort_unstable();
+    (train, val)
+}
