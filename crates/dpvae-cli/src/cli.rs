@@ -1,0 +1,65 @@
+//! The command-line grammar. Each subcommand's arguments live next to its implementation in `cmd/`.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+
+/// Recover where spots sat in a tissue from their gene expression (dp-VAE, Zhou & Du 2024).
+///
+/// Inputs may be any format dpvae reads: .h5ad, 10x .h5, a Space Ranger outs folder, a 10x MatrixMarket
+/// folder, a Xenium folder or a legacy ST count table; the format is detected from the path.
+#[derive(Debug, Parser)]
+#[command(name = "dpvae", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors; no progress bars.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Worker threads for parallel numerics (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Replace existing outputs.
+    #[arg(long, global = true)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole method on a simulated tissue (no download): train VAE and dp-VAE, reconstruct, compare.
+    Demo(cmd::demo::DemoArgs),
+    /// Describe any supported input: format, shape, X layout, coordinates, obs columns, obsm keys.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Convert any readable input to h5ad, or its coordinates to a CSV/Parquet table.
+    Convert(cmd::convert::ConvertArgs),
+    /// Simulate a Visium-like tissue section (raw counts, coordinates, domains) as h5ad.
+    Simulate(cmd::simulate::SimulateArgs),
+    /// normalize_total, log1p and highly variable genes, as scanpy computes them.
+    Preprocess(cmd::preprocess::PreprocessArgs),
+    /// Train a VAE / dp-VAE on a reference with coordinates; writes a model directory.
+    Train(cmd::train::TrainArgs),
+    /// Encode a dataset with a trained model: obsm['X_dpvae'] (and obsm['spatial_dpvae'] for a 2-d latent).
+    Embed(cmd::embed::EmbedArgs),
+    /// Coordinates from the latent representation: directly, by SMACOF, or L1 stress; optional anchors.
+    Reconstruct(cmd::reconstruct::ReconstructArgs),
+    /// Like reconstruct, around anchor spots whose coordinates are known (--anchors is required).
+    Impute(cmd::reconstruct::ReconstructArgs),
+    /// Procrustes disparity between true and estimated coordinates (scipy's definition).
+    Procrustes(cmd::procrustes::ProcrustesArgs),
+    /// Moran's I and Geary's C of genes or latent dimensions on a kNN graph.
+    Autocorr(cmd::autocorr::AutocorrArgs),
+    /// Draw spots at true or reconstructed coordinates, coloured by a gene or a label (PNG and SVG).
+    Plot(cmd::plot::PlotArgs),
+    /// Correlation of pairwise expression and spatial distances, with Fisher-Z interval and Mantel test.
+    Correlate(cmd::correlate::CorrelateArgs),
+}

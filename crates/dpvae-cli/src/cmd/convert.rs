@@ -1,0 +1,56 @@
+//! `dpvae convert`: any readable input to h5ad, or its coordinates to a CSV/Parquet table.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use dpvae_data::io;
+
+use crate::cli::GlobalArgs;
+use crate::common::check_output;
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Input in any supported format.
+    pub input: PathBuf,
+    /// Output: `.h5ad` (everything), or `.csv` / `.parquet` (coordinates keyed by barcode).
+    pub output: PathBuf,
+}
+
+pub fn run(global: &GlobalArgs, args: ConvertArgs) -> Result<()> {
+    check_output(&args.output, global.force)?;
+    let data = io::read(&args.input)
+        .with_context(|| format!("could not read {}", args.input.display()))?;
+    let ext = args
+        .output
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "h5ad" => io::h5ad::write_h5ad(&args.output, &data)?,
+        "csv" | "parquet" => {
+            let table = io::tables::CoordTable::from_spatial(&data, None).with_context(|| {
+                format!(
+                    "{} has no coordinates to write as a table",
+                    args.input.display()
+                )
+            })?;
+            if ext == "csv" {
+                io::tables::write_coords_csv(&args.output, &table)?;
+            } else {
+                io::tables::write_coords_parquet(&args.output, &table)?;
+            }
+        }
+        other => bail!(
+            "cannot tell what to write from the output name {} (extension '{other}'): use .h5ad for a full dataset, or .csv / .parquet for a coordinate table",
+            args.output.display()
+        ),
+    }
+    tracing::info!(
+        "wrote {} ({} spots x {} genes)",
+        args.output.display(),
+        data.n_obs(),
+        data.n_vars()
+    );
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! One module per subcommand.
+
+pub mod autocorr;
+pub mod convert;
+pub mod correlate;
+pub mod demo;
+pub mod embed;
+pub mod inspect;
+pub mod plot;
+pub mod preprocess;
+pub mod procrustes;
+pub mod reconstruct;
+pub mod simulate;
+pub mod train;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let g = cli.global;
+    match cli.command {
+        Command::Demo(a) => demo::run(&g, a),
+        Command::Inspect(a) => inspect::run(&g, a),
+        Command::Convert(a) => convert::run(&g, a),
+        Command::Simulate(a) => simulate::run(&g, a),
+        Command::Preprocess(a) => preprocess::run(&g, a),
+        Command::Train(a) => train::run(&g, a),
+        Command::Embed(a) => embed::run(&g, a),
+        Command::Reconstruct(a) => reconstruct::run(&g, a, false),
+        Command::Impute(a) => reconstruct::run(&g, a, true),
+        Command::Procrustes(a) => procrustes::run(&g, a),
+        Command::Autocorr(a) => autocorr::run(&g, a),
+        Command::Plot(a) => plot::run(&g, a),
+        Command::Correlate(a) => correlate::run(&g, a),
+    }
+}

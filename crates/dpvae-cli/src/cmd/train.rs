@@ -1,0 +1,218 @@
+//! `dpvae train`: fit preprocessing and a (dp-)VAE on a reference with coordinates; write a model directory.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use dpvae_data::io;
+use dpvae_data::preprocess::{HvgFlavor, HvgParams};
+use dpvae_model::{BackendKind, MaskSpec};
+use serde_json::{Value, json};
+
+use crate::cli::GlobalArgs;
+use crate::common::check_output;
+use crate::config;
+use crate::pipeline::{LikelihoodName, TrainSettings, train_reference};
+
+/// Flags shared by every command that trains (`train`, `run`). Unset flags leave the config file's value.
+#[derive(Debug, Clone, Args)]
+pub struct TrainFlags {
+    /// TOML file with [preprocess], [model], [train] tables and `backend` (see --print-config).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Weight of the distance-preserving loss (0: plain VAE).
+    #[arg(long)]
+    pub alpha2: Option<f64>,
+    /// Training epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Spots per step (0: full batch).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Weight of the KL term.
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Latent dimension.
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+    /// Hidden layer widths, comma separated (e.g. 124 or 256,64).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Observation model.
+    #[arg(long, value_enum)]
+    pub likelihood: Option<LikelihoodName>,
+    /// Pairs in the distance-preserving loss: none, knn:K, radius:R, clusters:K.
+    #[arg(long)]
+    pub mask: Option<String>,
+    /// Highly variable genes to keep (0: all genes).
+    #[arg(long)]
+    pub hvg: Option<usize>,
+    /// HVG flavor: seurat, cell_ranger or seurat_v3.
+    #[arg(long)]
+    pub flavor: Option<String>,
+    /// Fraction of spots held out for validation / early stopping.
+    #[arg(long)]
+    pub validation_fraction: Option<f64>,
+    /// Seed of everything random in training.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Compute backend: flex (default CPU), ndarray, or cuda (when built with --features cuda).
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+}
+
+pub fn parse_mask(spec: &str) -> Result<MaskSpec> {
+    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    let num = |what: &str| -> Result<f64> {
+        arg.parse::<f64>().with_context(|| {
+            format!(
+                "--mask {kind}:{arg}: {what} must be a number, e.g. knn:6, radius:150, clusters:8"
+            )
+        })
+    };
+    Ok(match kind {
+        "none" => MaskSpec::None,
+        "knn" => MaskSpec::Knn {
+            k: num("k")? as usize,
+        },
+        "radius" => MaskSpec::Radius {
+            radius: num("the radius")?,
+        },
+        "clusters" => MaskSpec::Clusters {
+            k: num("the number of clusters")? as usize,
+        },
+        other => bail!(
+            "unknown --mask '{other}': use none, knn:K, radius:R or clusters:K (a pair list goes in the config file)"
+        ),
+    })
+}
+
+pub fn parse_flavor(s: &str) -> Result<HvgFlavor> {
+    Ok(match s.to_ascii_lowercase().replace('-', "_").as_str() {
+        "seurat" => HvgFlavor::Seurat,
+        "cell_ranger" => HvgFlavor::CellRanger,
+        "seurat_v3" => HvgFlavor::SeuratV3,
+        other => bail!("unknown HVG flavor '{other}': use seurat, cell_ranger or seurat_v3"),
+    })
+}
+
+impl TrainFlags {
+    /// The flags as a partial settings object (`null` = not given), for [`config::resolve`].
+    fn overlay(&self) -> Result<Value> {
+        let mask = self
+            .mask
+            .as_deref()
+            .map(parse_mask)
+            .transpose()?
+            .map(serde_json::to_value)
+            .transpose()?;
+        Ok(json!({
+            "model": {
+                "hidden": self.hidden,
+                "latent_dim": self.latent_dim,
+                "likelihood": self.likelihood,
+            },
+            "train": {
+                "alpha2": self.alpha2,
+                "epochs": self.epochs,
+                "batch_size": self.batch_size,
+                "learning_rate": self.lr,
+                "beta": self.beta,
+                "mask": mask,
+                "validation_fraction": self.validation_fraction,
+                "seed": self.seed,
+            },
+            "backend": self.backend,
+        }))
+    }
+
+    /// Defaults, then the config file, then these flags.
+    pub fn resolve(&self, quiet: bool) -> Result<TrainSettings> {
+        let mut s: TrainSettings = config::resolve(self.config.as_deref(), &self.overlay()?)?;
+        if let Some(n) = self.hvg {
+            s.preprocess.hvg = if n == 0 {
+                None
+            } else {
+                let flavor = s
+                    .preprocess
+                    .hvg
+                    .as_ref()
+                    .map(|h| h.flavor)
+                    .unwrap_or(HvgFlavor::Seurat);
+                Some(HvgParams::new(n, flavor))
+            };
+        }
+        if let Some(f) = &self.flavor {
+            let flavor = parse_flavor(f)?;
+            let n = s
+                .preprocess
+                .hvg
+                .as_ref()
+                .map(|h| h.n_top_genes)
+                .unwrap_or(100);
+            s.preprocess.hvg = Some(HvgParams::new(n, flavor));
+        }
+        s.train.quiet = s.train.quiet || quiet;
+        Ok(s)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Reference with raw counts and coordinates (any supported format).
+    pub reference: PathBuf,
+    /// Model directory to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub flags: TrainFlags,
+}
+
+pub fn run(global: &GlobalArgs, args: TrainArgs) -> Result<()> {
+    let settings = args.flags.resolve(global.quiet)?;
+    if args.flags.print_config {
+        print!("{}", config::to_toml(&settings)?);
+        return Ok(());
+    }
+    check_output(&args.out, global.force)?;
+    let data = io::read(&args.reference)
+        .with_context(|| format!("could not read {}", args.reference.display()))?;
+    let name = args
+        .reference
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let trained = train_reference(&data, &settings, &name)?;
+    if args.out.exists() && global.force {
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("could not replace {}", args.out.display()))?;
+    }
+    trained.saved.save(&args.out)?;
+    let settings_toml = config::to_toml(&settings)?;
+    dpvae_data::atomic::write_bytes_atomic(
+        &args.out.join("settings.toml"),
+        settings_toml.as_bytes(),
+    )?;
+    trained
+        .outcome
+        .history
+        .write_csv(&args.out.join("history.csv"))?;
+    let last = trained.outcome.history.last();
+    eprintln!(
+        "trained on {} spots x {} genes for {} epochs on {}; final loss {:.4} (lambda {:.4}); model in {}",
+        data.n_obs(),
+        trained.saved.genes.len(),
+        trained.outcome.history.epochs.len(),
+        trained.outcome.backend,
+        last.map(|r| r.total).unwrap_or(f64::NAN),
+        last.map(|r| r.lambda).unwrap_or(f64::NAN),
+        args.out.display()
+    );
+    Ok(())
+}

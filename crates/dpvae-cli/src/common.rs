@@ -1,0 +1,81 @@
+//! Plumbing shared by every command: logging, output safety, error text.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+/// Set up tracing on stderr: warnings by default, `-v` info, `-vv` debug, `-q` errors only.
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Refuse to replace an existing output unless `--force` was given.
+pub fn check_output(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!(
+            "the output {} already exists. dpvae never overwrites results silently: choose another output path or pass --force to replace it.",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The error and its causes as one paragraph, most specific last.
+pub fn error_paragraph(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Record what a command did under `uns['dpvae'][step]`, so results carry their own provenance.
+pub fn record_in_uns(data: &mut dpvae_data::SpatialData, step: &str, value: serde_json::Value) {
+    let entry = data
+        .uns
+        .entry("dpvae".to_string())
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !entry.is_object() {
+        *entry = serde_json::Value::Object(Default::default());
+    }
+    if let Some(obj) = entry.as_object_mut() {
+        obj.insert(step.to_string(), value);
+        obj.insert(
+            "version".to_string(),
+            serde_json::Value::String(env!("CARGO_PKG_VERSION").to_string()),
+        );
+    }
+}
+
+/// Write a per-spot table as CSV or Parquet, chosen by the extension.
+pub fn write_table(path: &Path, table: &dpvae_data::io::tables::CoordTable) -> Result<()> {
+    let parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if parquet {
+        dpvae_data::io::tables::write_coords_parquet(path, table)?;
+    } else {
+        dpvae_data::io::tables::write_coords_csv(path, table)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! Figures as PNG and SVG through plotters. Each figure is drawn once per backend by the same generic code,
+//! written to temporary files and renamed into place, so a failed plot never leaves a half-written image.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{Context, Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+static FONT: Once = Once::new();
+
+/// plotters draws PNG text with ab_glyph from a font we ship, so no system fonts are needed.
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    });
+}
+
+/// How points are coloured.
+#[derive(Debug, Clone)]
+pub enum Colouring {
+    /// One colour per category; `labels[i]` indexes `names`.
+    Category {
+        labels: Vec<usize>,
+        names: Vec<String>,
+    },
+    /// A continuous value per point, shown with a blue-to-red ramp.
+    Continuous { values: Vec<f64>, name: String },
+    /// One colour for every point.
+    Plain,
+}
+
+/// One scatter panel.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title: String,
+    pub points: Vec<(f64, f64)>,
+    pub colouring: Colouring,
+    /// Points to mark with a black cross (e.g. anchors).
+    pub marked: Vec<usize>,
+}
+
+/// One line of a line chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const PALETTE: [RGBColor; 12] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 128, 0),
+];
+
+fn category_colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+fn ramp(t: f64) -> RGBColor {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    // blue -> light grey -> red
+    let (r, g, b) = if t < 0.5 {
+        let u = t / 0.5;
+        (
+            49.0 + u * (221.0 - 49.0),
+            54.0 + u * (221.0 - 54.0),
+            149.0 + u * (221.0 - 149.0),
+        )
+    } else {
+        let u = (t - 0.5) / 0.5;
+        (
+            221.0 + u * (165.0 - 221.0),
+            221.0 + u * (0.0 - 221.0),
+            221.0 + u * (38.0 - 221.0),
+        )
+    };
+    RGBColor(r as u8, g as u8, b as u8)
+}
+
+fn bounds(points: &[(f64, f64)]) -> ((f64, f64), (f64, f64)) {
+    let mut xb = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut yb = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
+        xb = (xb.0.min(x), xb.1.max(x));
+        yb = (yb.0.min(y), yb.1.max(y));
+    }
+    let pad = |(lo, hi): (f64, f64)| {
+        if !lo.is_finite() {
+            return (0.0, 1.0);
+        }
+        let d = ((hi - lo) * 0.05).max(1e-9);
+        (lo - d, hi + d)
+    };
+    (pad(xb), pad(yb))
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[Panel],
+    invert_y: bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let areas = root.split_evenly((1, panels.len()));
+    for (area, panel) in areas.iter().zip(panels) {
+        let ((x0, x1), (y0, y1)) = bounds(&panel.points);
+        let (ya, yb) = if invert_y { (y1, y0) } else { (y0, y1) };
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 18))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(44)
+            .build_cartesian_2d(x0..x1, ya..yb)
+            .map_err(|e| anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        let (lo, hi) = match &panel.colouring {
+            Colouring::Continuous { values, .. } => values
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |a, &v| {
+                    (a.0.min(v), a.1.max(v))
+                }),
+            _ => (0.0, 1.0),
+        };
+        let colour_of = |i: usize| -> RGBColor {
+            match &panel.colouring {
+                Colouring::Category { labels, .. } => category_colour(labels[i]),
+                Colouring::Continuous { values, .. } => {
+                    ramp((values[i] - lo) / (hi - lo).max(1e-300))
+                }
+                Colouring::Plain => category_colour(0),
+            }
+        };
+        chart
+            .draw_series(
+                panel
+                    .points
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(x, y))| Circle::new((x, y), 2, colour_of(i).filled())),
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+        chart
+            .draw_series(
+                panel
+                    .marked
+                    .iter()
+                    .map(|&i| Cross::new(panel.points[i], 6, BLACK.stroke_width(2))),
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+        if let Colouring::Category { names, labels } = &panel.colouring {
+            let present: std::collections::BTreeSet<usize> = labels.iter().copied().collect();
+            for (row, &c) in present.iter().enumerate().take(12) {
+                let y = 30 + row as i32 * 14;
+                area.draw(&Circle::new((60, y), 4, category_colour(c).filled()))
+                    .map_err(|e| anyhow!("{e}"))?;
+                area.draw(&Text::new(
+                    names.get(c).cloned().unwrap_or_default(),
+                    (68, y - 6),
+                    ("sans-serif", 11),
+                ))
+                .map_err(|e| anyhow!("{e}"))?;
+            }
+        }
+        if let Colouring::Continuous { name, .. } = &panel.colouring {
+            area.draw(&Text::new(
+                format!("{name}: {lo:.3} (blue) .. {hi:.3} (red)"),
+                (56, 26),
+                ("sans-serif", 11),
+            ))
+            .map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .collect();
+    let ((x0, x1), (y0, y1)) = bounds(&all);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = category_colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied().filter(|p| p.1.is_finite()),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// What to draw; one generic drawing routine serves both the PNG and the SVG backend.
+enum Figure<'a> {
+    Panels {
+        panels: &'a [Panel],
+        invert_y: bool,
+    },
+    Lines {
+        title: &'a str,
+        x_label: &'a str,
+        y_label: &'a str,
+        series: &'a [Series],
+    },
+}
+
+impl Figure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        match self {
+            Figure::Panels { panels, invert_y } => draw_panels(root, panels, *invert_y),
+            Figure::Lines {
+                title,
+                x_label,
+                y_label,
+                series,
+            } => draw_lines(root, title, x_label, y_label, series),
+        }
+    }
+}
+
+/// Render a figure to `<stem>.png` and `<stem>.svg`, each atomically. Returns the two paths.
+fn render_both(stem: &Path, size: (u32, u32), figure: &Figure) -> Result<Vec<PathBuf>> {
+    register_font();
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    if let Some(dir) = png.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp_png = png.with_file_name(format!(
+        ".{}.tmp.png",
+        png.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let drawn = {
+        let root = BitMapBackend::new(&tmp_png, size).into_drawing_area();
+        figure.draw(&root)
+    };
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&tmp_png);
+        return Err(e.context(format!("drawing {}", png.display())));
+    }
+    std::fs::rename(&tmp_png, &png).with_context(|| format!("writing {}", png.display()))?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        figure
+            .draw(&root)
+            .with_context(|| format!("drawing {}", svg.display()))?;
+    }
+    dpvae_data::atomic::write_bytes_atomic(&svg, text.as_bytes())?;
+    Ok(vec![png, svg])
+}
+
+/// Side-by-side scatter panels (e.g. truth vs reconstructions). Image y grows downwards as in tissue images,
+/// so `invert_y` draws pixel coordinates the way the tissue looks.
+pub fn scatter_panels(stem: &Path, panels: &[Panel], invert_y: bool) -> Result<Vec<PathBuf>> {
+    let width = 420 * panels.len().max(1) as u32;
+    render_both(stem, (width, 440), &Figure::Panels { panels, invert_y })
+}
+
+/// A line chart (training curves).
+pub fn line_chart(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<Vec<PathBuf>> {
+    render_both(
+        stem,
+        (760, 460),
+        &Figure::Lines {
+            title,
+            x_label,
+            y_label,
+            series,
+        },
+    )
+}

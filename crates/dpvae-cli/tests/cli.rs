@@ -1,0 +1,348 @@
+//! End-to-end tests of the real `dpvae` binary on simulated data, and on one real section when DPVAE_DATA
+//! is set: the workflow, and each documented error path.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn dpvae() -> Command {
+    let mut c = Command::cargo_bin("dpvae").unwrap();
+    c.arg("-q");
+    c
+}
+
+fn json_of(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+fn simulate(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("tissue.h5ad");
+    dpvae()
+        .args([
+            "simulate",
+            "--n-spots",
+            "400",
+            "--n-genes",
+            "150",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    path
+}
+
+#[test]
+fn workflow_on_simulated_tissue() {
+    let dir = tempfile::tempdir().unwrap();
+    let tissue = simulate(dir.path());
+
+    let out = dpvae()
+        .args(["inspect", "--json"])
+        .arg(&tissue)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let info = json_of(&out.stdout);
+    assert_eq!(info["format"], "h5ad");
+    assert_eq!(info["n_obs"], 400);
+    assert_eq!(info["n_vars"], 150);
+    assert_eq!(info["has_spatial"], true);
+
+    let coords = dir.path().join("coords.csv");
+    dpvae()
+        .arg("convert")
+        .arg(&tissue)
+        .arg(&coords)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&coords).unwrap();
+    assert!(
+        text.starts_with("barcode,x,y"),
+        "{}",
+        &text[..40.min(text.len())]
+    );
+    assert_eq!(text.lines().count(), 401);
+
+    let model = dir.path().join("model");
+    dpvae()
+        .args([
+            "train", "--epochs", "30", "--alpha2", "5", "--hvg", "50", "--seed", "1", "--out",
+        ])
+        .arg(&model)
+        .arg(&tissue)
+        .assert()
+        .success();
+    assert!(model.join("history.csv").exists());
+
+    let embedded = dir.path().join("embedded.h5ad");
+    dpvae()
+        .arg("embed")
+        .arg(&model)
+        .arg(&tissue)
+        .arg("--out")
+        .arg(&embedded)
+        .assert()
+        .success();
+    let out = dpvae()
+        .args(["inspect", "--json"])
+        .arg(&embedded)
+        .output()
+        .unwrap();
+    let keys = json_of(&out.stdout)["obsm_keys"].clone();
+    assert!(
+        keys.as_array().unwrap().iter().any(|k| k == "X_dpvae"),
+        "{keys}"
+    );
+
+    let rec = dir.path().join("rec.h5ad");
+    dpvae()
+        .args(["reconstruct", "--method", "smacof", "--out"])
+        .arg(&rec)
+        .arg(&embedded)
+        .assert()
+        .success();
+    assert!(dir.path().join("rec.coords.csv").exists());
+
+    let fig = dir.path().join("fig");
+    dpvae()
+        .args([
+            "plot",
+            "--coords",
+            "obsm:spatial_dpvae",
+            "--color",
+            "obs:domain",
+            "--out",
+        ])
+        .arg(&fig)
+        .arg(&rec)
+        .assert()
+        .success();
+    assert!(std::fs::metadata(dir.path().join("fig.png")).unwrap().len() > 1000);
+    assert!(
+        std::fs::read_to_string(dir.path().join("fig.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+
+    let out = dpvae()
+        .args(["procrustes", "--json"])
+        .arg(&tissue)
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = json_of(&out.stdout);
+    assert_eq!(p["n"], 400);
+    let d = p["disparity"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&d), "disparity {d}");
+
+    let table = dir.path().join("autocorr.csv");
+    dpvae()
+        .args(["autocorr", "--features", "obsm:X_dpvae", "--out"])
+        .arg(&table)
+        .arg(&embedded)
+        .assert()
+        .success();
+    let t = std::fs::read_to_string(&table).unwrap();
+    assert!(t.lines().next().unwrap().starts_with("feature,morans_i"));
+    assert_eq!(t.lines().count(), 3);
+
+    let out = dpvae()
+        .args(["correlate", "--json", "--hvg", "50", "--perms", "19"])
+        .arg(&tissue)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let c = json_of(&out.stdout);
+    assert!(
+        c["r"].as_f64().unwrap() > 0.0,
+        "simulated expression tracks space: {c}"
+    );
+    assert!(c["ci_low"].as_f64().unwrap() <= c["r"].as_f64().unwrap());
+}
+
+#[test]
+fn errors_are_one_clear_paragraph() {
+    let dir = tempfile::tempdir().unwrap();
+    // a file that does not exist
+    dpvae()
+        .args(["inspect", "/nonexistent/section.h5ad"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("error:").and(predicate::str::contains("section.h5ad")));
+    // a file of the wrong type
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    dpvae()
+        .arg("inspect")
+        .arg(&junk)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not a supported input"));
+    // outputs are never overwritten without --force
+    let tissue = simulate(dir.path());
+    dpvae()
+        .args(["simulate", "--n-spots", "100", "--n-genes", "50", "--out"])
+        .arg(&tissue)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--force"));
+    // fewer than 3 anchors for a hard constraint
+    let embedded = dir.path().join("e.h5ad");
+    let model = dir.path().join("m");
+    dpvae()
+        .args(["train", "--epochs", "3", "--hvg", "30", "--out"])
+        .arg(&model)
+        .arg(&tissue)
+        .assert()
+        .success();
+    dpvae()
+        .arg("embed")
+        .arg(&model)
+        .arg(&tissue)
+        .arg("--out")
+        .arg(&embedded)
+        .assert()
+        .success();
+    let coords = dir.path().join("c.csv");
+    dpvae()
+        .arg("convert")
+        .arg(&tissue)
+        .arg(&coords)
+        .assert()
+        .success();
+    let two: String = std::fs::read_to_string(&coords)
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let anchors = dir.path().join("anchors.csv");
+    std::fs::write(&anchors, two).unwrap();
+    dpvae()
+        .args(["impute", "--anchor-mode", "hard", "--anchors"])
+        .arg(&anchors)
+        .arg("--out")
+        .arg(dir.path().join("i.h5ad"))
+        .arg(&embedded)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("at least 3 anchors"));
+    // coordinates needed but absent: a table without them cannot be compared
+    dpvae()
+        .args(["train", "--mask", "bogus:1", "--out"])
+        .arg(dir.path().join("m2"))
+        .arg(&tissue)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown --mask"));
+}
+
+#[test]
+fn print_config_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dpvae()
+        .args([
+            "train",
+            "x.h5ad",
+            "--out",
+            "m",
+            "--epochs",
+            "42",
+            "--alpha2",
+            "3",
+            "--print-config",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("epochs = 42"), "{text}");
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    // the printed config is accepted back, and flags still win over it
+    let out = dpvae()
+        .args([
+            "train",
+            "x.h5ad",
+            "--out",
+            "m",
+            "--epochs",
+            "7",
+            "--print-config",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        again.contains("epochs = 7") && again.contains("alpha2 = 3"),
+        "{again}"
+    );
+}
+
+#[test]
+fn real_section_reads_and_trains() {
+    let Some(path) = dpvae_data::testdata::require(
+        "real_section_reads_and_trains",
+        "panel/visium_V1_Adult_Mouse_Brain_top100.h5ad",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dpvae()
+        .args(["inspect", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let info = json_of(&out.stdout);
+    assert_eq!(info["n_obs"], 2702);
+    assert_eq!(info["n_vars"], 100);
+    let model = dir.path().join("model");
+    dpvae()
+        .args(["train", "--epochs", "5", "--out"])
+        .arg(&model)
+        .arg(&path)
+        .assert()
+        .success();
+    let emb = dir.path().join("e.h5ad");
+    dpvae()
+        .arg("embed")
+        .arg(&model)
+        .arg(&path)
+        .arg("--out")
+        .arg(&emb)
+        .assert()
+        .success();
+    let out = dpvae()
+        .args(["procrustes", "--json", "--estimate-key", "spatial_dpvae"])
+        .arg(&path)
+        .arg(&emb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out.stdout)["n"], 2702);
+}
