@@ -58,6 +58,10 @@ pub enum Command {
     Procrustes(cmd::procrustes::ProcrustesArgs),
     /// Moran's I and Geary's C of genes or latent dimensions on a kNN graph.
     Autocorr(cmd::autocorr::AutocorrArgs),
+    /// Procrustes, per-spot error map and latent Moran's I / Geary's C of a reconstruction.
+    Evaluate(cmd::evaluate::EvaluateArgs),
+    /// Train on a reference, embed and reconstruct a query, and evaluate when its truth is known.
+    Run(cmd::run::RunArgs),
     /// Draw spots at true or reconstructed coordinates, coloured by a gene or a label (PNG and SVG).
     Plot(cmd::plot::PlotArgs),
     /// Correlation of pairwise expression and spatial distances, with Fisher-Z interval and Mantel test.

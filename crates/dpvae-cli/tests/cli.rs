@@ -171,6 +171,90 @@ fn workflow_on_simulated_tissue() {
 }
 
 #[test]
+fn run_and_evaluate_on_a_split_tissue() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.h5ad");
+    let query = dir.path().join("query.h5ad");
+    dpvae()
+        .args([
+            "simulate",
+            "--n-spots",
+            "300",
+            "--n-genes",
+            "120",
+            "--seed",
+            "5",
+            "--out",
+        ])
+        .arg(&reference)
+        .assert()
+        .success();
+    dpvae()
+        .args([
+            "simulate",
+            "--n-spots",
+            "200",
+            "--n-genes",
+            "120",
+            "--seed",
+            "5",
+            "--out",
+        ])
+        .arg(&query)
+        .assert()
+        .success();
+    let out = dir.path().join("run");
+    dpvae()
+        .args(["run", "--epochs", "20", "--hvg", "40", "--out"])
+        .arg(&out)
+        .arg(&reference)
+        .arg(&query)
+        .assert()
+        .success();
+    for f in [
+        "query_dpvae.h5ad",
+        "query_coords.csv",
+        "evaluation.json",
+        "per_spot_error.csv",
+        "error_map.png",
+        "error_map.svg",
+        "model/history.csv",
+    ] {
+        assert!(out.join(f).exists(), "missing {f}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("evaluation.json")).unwrap())
+            .unwrap();
+    let d = summary["procrustes_disparity"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&d));
+    assert_eq!(summary["n_spots"], 200);
+    // evaluate alone on run's output gives the same disparity
+    let again = dir.path().join("eval");
+    let o = dpvae()
+        .args(["evaluate", "--out"])
+        .arg(&again)
+        .arg(out.join("query_dpvae.h5ad"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s2 = json_of(&o.stdout);
+    assert!((s2["procrustes_disparity"].as_f64().unwrap() - d).abs() < 1e-12);
+    assert_eq!(s2["latent_morans_i"].as_array().unwrap().len(), 2);
+    // evaluation without any true coordinates is a clear error
+    let nocoords = dir.path().join("nocoords.csv");
+    std::fs::write(&nocoords, "barcode,x,y\nnot-a-spot,0,0\n").unwrap();
+    dpvae()
+        .args(["evaluate", "--truth"])
+        .arg(&nocoords)
+        .arg("--out")
+        .arg(dir.path().join("e2"))
+        .arg(out.join("query_dpvae.h5ad"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("share only 0 barcodes"));
+}
+
+#[test]
 fn errors_are_one_clear_paragraph() {
     let dir = tempfile::tempdir().unwrap();
     // a file that does not exist
@@ -180,7 +264,7 @@ fn errors_are_one_clear_paragraph() {
         .failure()
         .stderr(predicate::str::contains("error:").and(predicate::str::contains("section.h5ad")));
     // a file of the wrong type
-    let junk = dir.path().join("notes.txt");
+    let junk = dir.path().join("notes.xyz");
     std::fs::write(&junk, "hello").unwrap();
     dpvae()
         .arg("inspect")

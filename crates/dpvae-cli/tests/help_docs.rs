@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "procrustes",
     "autocorr",
     "plot",
+    "evaluate",
+    "run",
     "correlate",
 ];
 

@@ -1,6 +1,6 @@
 //! Benchmarks of the issue-5 speed targets: Moran's I + Geary's C for 2000 features on 3600 spots, and the
 //! expression-vs-space distance correlation on 3600 spots. The data come from the same deterministic formula as
-//! `fixtures/eval/time_reference.py` (which times squidpy / scipy on them); numbers in docs/perf/eval.md.
+//! `fixtures/eval/time_reference.py` (which times squidpy / scipy on them); numbers in docs/performance.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dpvae_eval::{AutocorrParams, DistanceCorrelationParams, Features, WeightsParams};

@@ -1,5 +1,5 @@
 //! Criterion benchmarks: Procrustes, SMACOF (n = 1000, 3000, 10 000) and anchored imputation.
-//! Inputs match fixtures/geometry/time_reference.py (the sklearn/scipy timings in docs/perf/geometry.md).
+//! Inputs match fixtures/geometry/time_reference.py (the sklearn/scipy timings in docs/performance.md).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dpvae_geometry::{

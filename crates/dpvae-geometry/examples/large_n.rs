@@ -1,5 +1,5 @@
 //! Reconstruct n points (default 100 000) from a 16-D latent through the landmark path and report time,
-//! path and Procrustes disparity against the truth. Used for docs/perf/geometry.md:
+//! path and Procrustes disparity against the truth. Used for docs/performance.md:
 //!   cargo run --release -p dpvae-geometry --example large_n -- 100000
 use std::time::Instant;
 

@@ -5,11 +5,13 @@ pub mod convert;
 pub mod correlate;
 pub mod demo;
 pub mod embed;
+pub mod evaluate;
 pub mod inspect;
 pub mod plot;
 pub mod preprocess;
 pub mod procrustes;
 pub mod reconstruct;
+pub mod run;
 pub mod simulate;
 pub mod train;
 
@@ -31,6 +33,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Impute(a) => reconstruct::run(&g, a, true),
         Command::Procrustes(a) => procrustes::run(&g, a),
         Command::Autocorr(a) => autocorr::run(&g, a),
+        Command::Evaluate(a) => evaluate::run(&g, a),
+        Command::Run(a) => run::run(&g, a),
         Command::Plot(a) => plot::run(&g, a),
         Command::Correlate(a) => correlate::run(&g, a),
     }

@@ -1,0 +1,172 @@
+//! `dpvae evaluate`: how good is a reconstruction? Procrustes disparity, per-spot error (the paper's Figure 8),
+//! and Moran's I / Geary's C of the latent dimensions on the true positions.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dpvae_data::SpatialData;
+use dpvae_data::io::tables::CoordTable;
+use dpvae_eval::{
+    Aligner, AutocorrParams, Features, Transform, WeightsParams, reconstruction_error,
+};
+use ndarray::{Array2, ArrayView2};
+use serde_json::{Value, json};
+
+use crate::cli::GlobalArgs;
+use crate::common::{check_output, write_table};
+use crate::plot::{Colouring, Panel, scatter_panels};
+use crate::sources::{match_by_barcode, read_coord_source};
+
+/// The geometry crate's Procrustes (scipy's definition) as the eval crate's alignment.
+struct ProcrustesAligner;
+
+impl Aligner for ProcrustesAligner {
+    type Error = dpvae_geometry::GeometryError;
+    fn align(
+        &self,
+        truth: ArrayView2<f64>,
+        estimate: ArrayView2<f64>,
+    ) -> std::result::Result<Array2<f64>, Self::Error> {
+        Ok(dpvae_geometry::procrustes(truth, estimate)?.aligned)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A dataset with the reconstruction (obsm['spatial_dpvae']) and the latent (obsm['X_dpvae']).
+    pub input: PathBuf,
+    /// Where the true coordinates are: a dataset (obsm['spatial']) or a CSV/Parquet barcode,x,y table.
+    /// Default: obsm['spatial'] of the input itself.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// obsm key of the reconstruction.
+    #[arg(long, default_value = "spatial_dpvae")]
+    pub estimate_key: String,
+    /// Neighbours in the kNN graph for Moran's I / Geary's C.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// Output folder: evaluation.json, per_spot_error.csv, latent_autocorr.csv, error_map.png/.svg.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Evaluate `estimate` (rows matched to `truth` by barcode) and the latent `latent` of the same spots; write
+/// the tables and the error map into `out`. Returns the summary written to evaluation.json.
+pub fn evaluate_into(
+    truth: &CoordTable,
+    estimate: &CoordTable,
+    latent: Option<&CoordTable>,
+    k: usize,
+    out: &Path,
+) -> Result<Value> {
+    let m = match_by_barcode(truth, estimate, ("truth", "reconstruction"))?;
+    let fit = dpvae_geometry::procrustes(m.a.view(), m.b.view())?;
+    let report = reconstruction_error(m.a.view(), m.b.view(), &ProcrustesAligner)?;
+    let table = CoordTable::new(m.barcodes.clone(), m.a.clone())?
+        .with_column("x_hat", report.aligned.column(0).to_vec())?
+        .with_column("y_hat", report.aligned.column(1).to_vec())?
+        .with_column("error", report.per_spot.clone())?
+        .with_column(
+            "error_in_spots",
+            report.per_spot.iter().map(|e| e / report.spacing).collect(),
+        )?;
+    write_table(&out.join("per_spot_error.csv"), &table)?;
+
+    let mut summary = json!({
+        "n_spots": m.barcodes.len(),
+        "procrustes_disparity": fit.disparity,
+        "procrustes_scale": fit.scale,
+        "error_mean": report.summary.mean,
+        "error_median": report.summary.median,
+        "error_p90": report.summary.p90,
+        "error_max": report.summary.max,
+        "error_rmse": report.summary.rmse,
+        "spot_spacing": report.spacing,
+    });
+    if let Some(latent) = latent {
+        let lm = match_by_barcode(truth, latent, ("truth", "latent"))?;
+        let w = WeightsParams::knn(k)
+            .transform(Transform::Binary)
+            .build(lm.a.view())?;
+        let names: Vec<String> = (0..lm.b.ncols())
+            .map(|j| format!("X_dpvae_{}", j + 1))
+            .collect();
+        let ac = AutocorrParams::new().run(&w, &Features::Dense(lm.b.view()), &names)?;
+        let mut buf = Vec::new();
+        ac.write_csv(&mut buf)?;
+        dpvae_data::atomic::write_bytes_atomic(&out.join("latent_autocorr.csv"), &buf)?;
+        summary["latent_morans_i"] =
+            json!(ac.rows.iter().map(|r| r.moran.value).collect::<Vec<_>>());
+        summary["latent_gearys_c"] =
+            json!(ac.rows.iter().map(|r| r.geary.value).collect::<Vec<_>>());
+    }
+    let pts = |a: &Array2<f64>| {
+        a.rows()
+            .into_iter()
+            .map(|r| (r[0], r[1]))
+            .collect::<Vec<_>>()
+    };
+    let err = Colouring::Continuous {
+        values: report.per_spot.clone(),
+        name: "per-spot error".into(),
+    };
+    scatter_panels(
+        &out.join("error_map"),
+        &[
+            Panel {
+                title: "per-spot error at the true position".into(),
+                points: pts(&m.a),
+                colouring: err.clone(),
+                marked: vec![],
+            },
+            Panel {
+                title: format!("reconstruction (disparity {:.3})", fit.disparity),
+                points: pts(&report.aligned),
+                colouring: err,
+                marked: vec![],
+            },
+        ],
+        true,
+    )?;
+    dpvae_data::atomic::write_bytes_atomic(
+        &out.join("evaluation.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+/// The `X_dpvae` latent of a dataset as a table, when present.
+pub fn latent_table(data: &SpatialData) -> Result<Option<CoordTable>> {
+    match data.obsm.get("X_dpvae") {
+        Some(z) => {
+            let t = CoordTable {
+                barcodes: data.obs_names.clone(),
+                coords: z.clone(),
+                extra: vec![],
+            };
+            Ok(Some(t))
+        }
+        None => Ok(None),
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
+    check_output(&args.out.join("evaluation.json"), global.force)?;
+    let data = dpvae_data::io::read(&args.input)
+        .with_context(|| format!("could not read {}", args.input.display()))?;
+    let truth = match &args.truth {
+        Some(p) => read_coord_source(p, "spatial")?,
+        None => CoordTable::new(
+            data.obs_names.clone(),
+            data.require_spatial()
+                .context("evaluation needs the true coordinates: give --truth FILE, or an input with obsm['spatial']")?
+                .clone(),
+        )?,
+    };
+    let estimate = read_coord_source(&args.input, &args.estimate_key)?;
+    let latent = latent_table(&data)?;
+    let summary = evaluate_into(&truth, &estimate, latent.as_ref(), args.k, &args.out)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
