@@ -6,7 +6,7 @@ DP loss  1/n^2 sum_ij | ||z_i - z_j|| - lambda ||s_i - s_j|| |  over all pairs o
 log-lambda, objective recon + KL + alpha2 * DP, Adam (lr 1e-3). Synthetic data of the paper's shape
 (2400 training spots, 100 genes), 2 threads.
 
-Usage:  /work/pyref/bin/python crates/dpvae-model/benches/pytorch_dpvae.py [--epochs 5] [--json out.json]
+Usage:  $PY crates/dpvae-model/benches/pytorch_dpvae.py [--epochs 5] [--json out.json]
 Prints milliseconds per epoch for batch 128 and full batch (median over the timed epochs after one warm-up).
 """
 
