@@ -16,8 +16,8 @@ use md5::{Digest, Md5};
 
 use crate::error::{DataError, Result};
 
-/// The registry shipped with dpvae (copy of the project's `visium27.tsv`: public URLs and checksums only).
-pub const VISIUM27_TSV: &str = include_str!("visium27.tsv");
+/// File name of the paper's registry inside a data directory (`$DPVAE_DATA/visium27.tsv`).
+pub const REGISTRY_FILE: &str = "visium27.tsv";
 
 /// A file on a server, with the size and md5 it must have.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -60,9 +60,10 @@ const COLUMNS: [&str; 11] = [
 ];
 
 impl Registry {
-    /// The 27 sections of the paper, from the registry compiled into dpvae.
-    pub fn embedded() -> Result<Registry> {
-        Registry::parse(VISIUM27_TSV, Path::new("<embedded visium27.tsv>"))
+    /// The paper's 27 sections, from `visium27.tsv` in a data directory (the registry is data the project
+    /// reads, not a file it ships).
+    pub fn from_data_dir(dir: &Path) -> Result<Registry> {
+        Registry::from_tsv_path(&dir.join(REGISTRY_FILE))
     }
 
     /// A registry from a TSV file with the columns of `visium27.tsv`.
@@ -416,8 +417,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn embedded_registry_has_the_papers_27_sections() {
-        let r = Registry::embedded().unwrap();
+    fn data_dir_registry_has_the_papers_27_sections() {
+        let Some(path) = crate::testdata::require(
+            "data_dir_registry_has_the_papers_27_sections",
+            REGISTRY_FILE,
+        ) else {
+            return;
+        };
+        let r = Registry::from_data_dir(path.parent().unwrap()).unwrap();
         assert_eq!(r.entries().len(), 27);
         let e = r.require("V1_Human_Lymph_Node").unwrap();
         assert_eq!(e.spots_under_tissue, 4035);
