@@ -1,7 +1,7 @@
 //! End-to-end tests of the real `dpvae` binary on simulated data, and on one real section when DPVAE_DATA
 //! is set: the workflow, and each documented error path.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -36,6 +36,29 @@ fn simulate(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// `dpvae train` with `train_args` on `data`, then `dpvae embed` of the same data; returns (model dir, embedded).
+fn train_and_embed(dir: &Path, data: &Path, train_args: &[&str]) -> (PathBuf, PathBuf) {
+    let model = dir.join("model");
+    let embedded = dir.join("embedded.h5ad");
+    dpvae()
+        .arg("train")
+        .args(train_args)
+        .arg("--out")
+        .arg(&model)
+        .arg(data)
+        .assert()
+        .success();
+    dpvae()
+        .arg("embed")
+        .arg(&model)
+        .arg(data)
+        .arg("--out")
+        .arg(&embedded)
+        .assert()
+        .success();
+    (model, embedded)
+}
+
 #[test]
 fn workflow_on_simulated_tissue() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,26 +91,15 @@ fn workflow_on_simulated_tissue() {
     );
     assert_eq!(text.lines().count(), 401);
 
-    let model = dir.path().join("model");
-    dpvae()
-        .args([
-            "train", "--epochs", "30", "--alpha2", "5", "--hvg", "50", "--seed", "1", "--out",
-        ])
-        .arg(&model)
-        .arg(&tissue)
-        .assert()
-        .success();
+    let (model, embedded) = train_and_embed(
+        dir.path(),
+        &tissue,
+        &[
+            "--epochs", "30", "--alpha2", "5", "--hvg", "50", "--seed", "1",
+        ],
+    );
     assert!(model.join("history.csv").exists());
 
-    let embedded = dir.path().join("embedded.h5ad");
-    dpvae()
-        .arg("embed")
-        .arg(&model)
-        .arg(&tissue)
-        .arg("--out")
-        .arg(&embedded)
-        .assert()
-        .success();
     let out = dpvae()
         .args(["inspect", "--json"])
         .arg(&embedded)
@@ -281,22 +293,7 @@ fn errors_are_one_clear_paragraph() {
         .failure()
         .stderr(predicate::str::contains("--force"));
     // fewer than 3 anchors for a hard constraint
-    let embedded = dir.path().join("e.h5ad");
-    let model = dir.path().join("m");
-    dpvae()
-        .args(["train", "--epochs", "3", "--hvg", "30", "--out"])
-        .arg(&model)
-        .arg(&tissue)
-        .assert()
-        .success();
-    dpvae()
-        .arg("embed")
-        .arg(&model)
-        .arg(&tissue)
-        .arg("--out")
-        .arg(&embedded)
-        .assert()
-        .success();
+    let (_, embedded) = train_and_embed(dir.path(), &tissue, &["--epochs", "3", "--hvg", "30"]);
     let coords = dir.path().join("c.csv");
     dpvae()
         .arg("convert")
@@ -401,22 +398,7 @@ fn real_section_reads_and_trains() {
     let info = json_of(&out.stdout);
     assert_eq!(info["n_obs"], 2702);
     assert_eq!(info["n_vars"], 100);
-    let model = dir.path().join("model");
-    dpvae()
-        .args(["train", "--epochs", "5", "--out"])
-        .arg(&model)
-        .arg(&path)
-        .assert()
-        .success();
-    let emb = dir.path().join("e.h5ad");
-    dpvae()
-        .arg("embed")
-        .arg(&model)
-        .arg(&path)
-        .arg("--out")
-        .arg(&emb)
-        .assert()
-        .success();
+    let (_, emb) = train_and_embed(dir.path(), &path, &["--epochs", "5"]);
     let out = dpvae()
         .args(["procrustes", "--json", "--estimate-key", "spatial_dpvae"])
         .arg(&path)

@@ -172,7 +172,7 @@ pub fn run(global: &GlobalArgs, args: ReconstructArgs, require_anchors: bool) ->
     data.obsm.insert("spatial_dpvae".into(), rec.coords.clone());
     let record = serde_json::json!({
         "from": format!("obsm:{key}"),
-        "method": format!("{:?}", args.method),
+        "method": args.method,
         "solver": format!("{:?}", rec.path),
         "stress1": rec.stress1,
         "frame": format!("{:?}", rec.frame),
