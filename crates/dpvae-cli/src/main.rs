@@ -1,16 +1,9 @@
 //! `dpvae`: recover where spots sat in a tissue from their gene expression.
 
-mod cli;
-mod cmd;
-mod common;
-mod config;
-mod pipeline;
-mod plot;
-mod sources;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use dpvae_cli::{cli, cmd, common};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
