@@ -8,6 +8,7 @@
 //! * [`correlation`]: expression-distance vs spatial-distance correlation (Pearson over all pairs, streamed, with
 //!   the Fisher-z interval; Spearman; Mantel permutation test).
 //! * [`reconstruction`]: per-spot error of reconstructed coordinates after alignment, and summaries.
+//! * [`wilcoxon`]: the Wilcoxon signed-rank test for paired per-section comparisons (scipy's definition).
 //! * [`normal`]: the standard normal distribution (erfc, CDF, quantile) to ~1e-15.
 //!
 //! ```
@@ -28,6 +29,7 @@ pub mod multitest;
 pub mod normal;
 pub mod reconstruction;
 pub mod weights;
+pub mod wilcoxon;
 
 pub use autocorr::{AutocorrParams, AutocorrRow, AutocorrTable, StatResult};
 pub use correlation::{Alternative, DistanceCorrelation, DistanceCorrelationParams};
@@ -38,3 +40,4 @@ pub use reconstruction::{
     Aligner, ErrorSummary, Identity, ReconstructionReport, reconstruction_error,
 };
 pub use weights::{Graph, SpatialWeights, Transform, WeightMoments, WeightsParams};
+pub use wilcoxon::{Wilcoxon, wilcoxon};
