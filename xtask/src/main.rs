@@ -1,6 +1,9 @@
 //! Project automation: `cargo xtask <task>`.
 //!
-//! `bench` runs every crate's criterion benchmarks in release mode.
+//! * `reproduce`: every experiment of the paper on real data, with figures and a report (docs/reproduce.md).
+//! * `bench`: every crate's criterion benchmarks in release mode.
+
+mod reproduce;
 
 use std::process::Command;
 
@@ -10,12 +13,17 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "xtask", about = "dpvae project automation")]
 struct Cli {
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     task: Task,
 }
 
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Reproduce the paper's experiments on real sections: figures, CSVs, results.json, report.md.
+    Reproduce(reproduce::ReproduceArgs),
     /// Run the criterion benchmarks of the library crates (release build).
     Bench {
         /// Only this crate (dpvae-geometry, dpvae-eval, dpvae-model).
@@ -24,9 +32,19 @@ enum Task {
     },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().task {
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    dpvae_cli::common::init_logging(cli.verbose, false);
+    let r = match cli.task {
+        Task::Reproduce(args) => reproduce::run(args),
         Task::Bench { package } => bench(package.as_deref()),
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -49,6 +49,34 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// One series of a category chart: a value per category, optionally with an interval (drawn as a whisker).
+#[derive(Debug, Clone)]
+pub struct CategorySeries {
+    pub name: String,
+    pub values: Vec<f64>,
+    pub intervals: Option<Vec<(f64, f64)>>,
+}
+
+/// One line with a shaded band (e.g. a mean and its spread over sections).
+#[derive(Debug, Clone)]
+pub struct BandSeries {
+    pub name: String,
+    /// `(x, centre, low, high)`.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// A matrix of values drawn as coloured cells with the value written in each.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    pub title: String,
+    pub row_labels: Vec<String>,
+    pub col_labels: Vec<String>,
+    /// Row-major, `row_labels.len() x col_labels.len()`.
+    pub values: Vec<f64>,
+    pub row_desc: String,
+    pub col_desc: String,
+}
+
 const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -254,6 +282,251 @@ where
     Ok(())
 }
 
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+/// Dots with whiskers per category, series side by side, and a dashed zero line when zero is in range.
+fn draw_categories<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    categories: &[String],
+    series: &[CategorySeries],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let mut ys: Vec<f64> = vec![0.0];
+    for s in series {
+        ys.extend(s.values.iter().copied());
+        if let Some(iv) = &s.intervals {
+            ys.extend(iv.iter().flat_map(|&(a, b)| [a, b]));
+        }
+    }
+    let pts: Vec<(f64, f64)> = ys.iter().map(|&y| (0.0, y)).collect();
+    let (_, (y0, y1)) = bounds(&pts);
+    let n = categories.len().max(1);
+    let labels = categories.to_vec();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_label)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    if y0 < 0.0 && y1 > 0.0 {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(-0.5, 0.0), (n as f64 - 0.5, 0.0)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
+    let width = 0.6 / series.len().max(1) as f64;
+    for (k, s) in series.iter().enumerate() {
+        let colour = category_colour(k);
+        let offset = -0.3 + width * (k as f64 + 0.5);
+        if let Some(iv) = &s.intervals {
+            chart
+                .draw_series(iv.iter().enumerate().map(|(i, &(lo, hi))| {
+                    PathElement::new(
+                        vec![(i as f64 + offset, lo), (i as f64 + offset, hi)],
+                        colour.stroke_width(2),
+                    )
+                }))
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(
+                s.values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| Circle::new((i as f64 + offset, v), 4, colour.filled())),
+            )
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Lines with shaded bands.
+fn draw_bands<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[BandSeries],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .flat_map(|&(x, _, lo, hi)| [(x, lo), (x, hi)])
+        })
+        .collect();
+    let ((x0, x1), (y0, y1)) = bounds(&all);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = category_colour(i);
+        let mut outline: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.3)).collect();
+        outline.extend(s.points.iter().rev().map(|p| (p.0, p.2)));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                colour.mix(0.18).filled(),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|p| (p.0, p.1)),
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Heatmaps side by side, each cell coloured on one shared blue-to-red ramp and labelled with its value.
+fn draw_heatmaps<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, maps: &[Heatmap]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let (lo, hi) = maps
+        .iter()
+        .flat_map(|m| m.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |a, v| {
+            (a.0.min(v), a.1.max(v))
+        });
+    let areas = root.split_evenly((1, maps.len().max(1)));
+    for (area, m) in areas.iter().zip(maps) {
+        let (nr, nc) = (m.row_labels.len(), m.col_labels.len());
+        let rows = m.row_labels.clone();
+        let cols = m.col_labels.clone();
+        let mut chart = ChartBuilder::on(area)
+            .caption(&m.title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(50)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0.0..nc as f64, nr as f64..0.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(nc * 2 + 1)
+            .y_labels(nr * 2 + 1)
+            .x_label_formatter(&|x: &f64| {
+                let i = x - 0.5;
+                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
+                    cols.get(i.round() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y: &f64| {
+                let i = y - 0.5;
+                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
+                    rows.get(i.round() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .label_style(("sans-serif", 11))
+            .x_desc(m.col_desc.as_str())
+            .y_desc(m.row_desc.as_str())
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                (0..nr)
+                    .flat_map(|r| (0..nc).map(move |c| (r, c)))
+                    .map(|(r, c)| {
+                        let v = m.values[r * nc + c];
+                        Rectangle::new(
+                            [(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)],
+                            ramp((v - lo) / (hi - lo).max(1e-300)).filled(),
+                        )
+                    }),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(
+                (0..nr)
+                    .flat_map(|r| (0..nc).map(move |c| (r, c)))
+                    .map(|(r, c)| {
+                        Text::new(
+                            format!("{:.3}", m.values[r * nc + c]),
+                            (c as f64 + 0.3, r as f64 + 0.45),
+                            ("sans-serif", 12),
+                        )
+                    }),
+            )
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 /// What to draw; one generic drawing routine serves both the PNG and the SVG backend.
 enum Figure<'a> {
     Panels {
@@ -266,6 +539,19 @@ enum Figure<'a> {
         y_label: &'a str,
         series: &'a [Series],
     },
+    Categories {
+        title: &'a str,
+        y_label: &'a str,
+        categories: &'a [String],
+        series: &'a [CategorySeries],
+    },
+    Bands {
+        title: &'a str,
+        x_label: &'a str,
+        y_label: &'a str,
+        series: &'a [BandSeries],
+    },
+    Heatmaps(&'a [Heatmap]),
 }
 
 impl Figure<'_> {
@@ -281,6 +567,19 @@ impl Figure<'_> {
                 y_label,
                 series,
             } => draw_lines(root, title, x_label, y_label, series),
+            Figure::Categories {
+                title,
+                y_label,
+                categories,
+                series,
+            } => draw_categories(root, title, y_label, categories, series),
+            Figure::Bands {
+                title,
+                x_label,
+                y_label,
+                series,
+            } => draw_bands(root, title, x_label, y_label, series),
+            Figure::Heatmaps(maps) => draw_heatmaps(root, maps),
         }
     }
 }
@@ -342,4 +641,122 @@ pub fn line_chart(
             series,
         },
     )
+}
+
+/// Values per category with optional intervals (e.g. a correlation and its 95% interval per section), several
+/// series side by side, with a dashed zero line.
+pub fn category_chart(
+    stem: &Path,
+    title: &str,
+    y_label: &str,
+    categories: &[String],
+    series: &[CategorySeries],
+) -> Result<Vec<PathBuf>> {
+    // Labels are drawn horizontally (rotated text is unreliable in the bitmap backend), so each category
+    // gets room for a short name.
+    let width = (160 + 120 * categories.len() as u32).max(560);
+    render_both(
+        stem,
+        (width, 520),
+        &Figure::Categories {
+            title,
+            y_label,
+            categories,
+            series,
+        },
+    )
+}
+
+/// Lines with shaded bands (a mean and its spread).
+pub fn band_chart(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[BandSeries],
+) -> Result<Vec<PathBuf>> {
+    render_both(
+        stem,
+        (760, 460),
+        &Figure::Bands {
+            title,
+            x_label,
+            y_label,
+            series,
+        },
+    )
+}
+
+/// One or more heatmaps side by side (e.g. a train-section x test-section disparity matrix per tissue).
+pub fn heatmaps(stem: &Path, maps: &[Heatmap]) -> Result<Vec<PathBuf>> {
+    for m in maps {
+        if m.values.len() != m.row_labels.len() * m.col_labels.len() {
+            return Err(anyhow!(
+                "heatmap '{}' has {} values for {} x {} cells",
+                m.title,
+                m.values.len(),
+                m.row_labels.len(),
+                m.col_labels.len()
+            ));
+        }
+    }
+    let width = 460 * maps.len().max(1) as u32;
+    render_both(stem, (width, 480), &Figure::Heatmaps(maps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_chart_kinds_write_png_and_svg() {
+        let dir = tempfile::tempdir().unwrap();
+        let cats: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let files = category_chart(
+            &dir.path().join("cat"),
+            "t",
+            "r",
+            &cats,
+            &[CategorySeries {
+                name: "r".into(),
+                values: vec![0.1, -0.2, 0.3],
+                intervals: Some(vec![(0.0, 0.2), (-0.3, -0.1), (0.2, 0.4)]),
+            }],
+        )
+        .unwrap();
+        let bands = band_chart(
+            &dir.path().join("band"),
+            "t",
+            "x",
+            "y",
+            &[BandSeries {
+                name: "s".into(),
+                points: vec![(0.0, 1.0, 0.9, 1.1), (1.0, 0.5, 0.4, 0.6)],
+            }],
+        )
+        .unwrap();
+        let map = Heatmap {
+            title: "m".into(),
+            row_labels: vec!["r1".into(), "r2".into()],
+            col_labels: vec!["c1".into(), "c2".into()],
+            values: vec![0.1, 0.2, 0.3, 0.4],
+            row_desc: "train".into(),
+            col_desc: "test".into(),
+        };
+        let maps = heatmaps(&dir.path().join("heat"), std::slice::from_ref(&map)).unwrap();
+        for f in files.iter().chain(&bands).chain(&maps) {
+            let len = std::fs::metadata(f).unwrap().len();
+            assert!(len > 500, "{} is only {len} bytes", f.display());
+        }
+        let svg = std::fs::read_to_string(dir.path().join("heat.svg")).unwrap();
+        assert!(
+            svg.contains("0.400"),
+            "cell values are written in the heatmap"
+        );
+        let bad = Heatmap {
+            values: vec![0.1],
+            ..map
+        };
+        assert!(heatmaps(&dir.path().join("bad"), &[bad]).is_err());
+    }
 }
