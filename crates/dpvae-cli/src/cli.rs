@@ -1,6 +1,9 @@
 //! The command-line grammar. Each subcommand's arguments live next to its implementation in `cmd/`.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
+use dpvae_model::BackendKind;
 
 use crate::cmd;
 
@@ -17,8 +20,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command accepts.
-#[derive(Debug, Clone, Args)]
+/// Options every command accepts. `--seed` and `--backend` are settings (part of the effective configuration of
+/// the commands they affect); the others say how to run, not what to compute.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -32,6 +37,19 @@ pub struct GlobalArgs {
     /// Replace existing outputs.
     #[arg(long, global = true)]
     pub force: bool,
+    /// TOML file of settings, as --print-config prints them; flags given on the command line win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings as TOML (a file --config accepts) and exit without doing the work.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+    /// Seed of everything random (simulation, splits, training, SMACOF starts, permutations) [default: 0].
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Compute backend for training and encoding: flex (CPU, default), ndarray (CPU), or cuda (NVIDIA GPU; needs a
+    /// build with `--features cuda`).
+    #[arg(long, global = true, value_name = "BACKEND")]
+    pub backend: Option<BackendKind>,
 }
 
 #[derive(Debug, Subcommand)]

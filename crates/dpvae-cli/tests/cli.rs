@@ -90,6 +90,8 @@ fn workflow_on_simulated_tissue() {
         &text[..40.min(text.len())]
     );
     assert_eq!(text.lines().count(), 401);
+    // a table output carries its settings beside it
+    assert!(dir.path().join("coords.config.toml").exists());
 
     let (model, embedded) = train_and_embed(
         dir.path(),
@@ -99,6 +101,11 @@ fn workflow_on_simulated_tissue() {
         ],
     );
     assert!(model.join("history.csv").exists());
+    let stored = std::fs::read_to_string(model.join("config.toml")).unwrap();
+    assert!(
+        stored.contains("epochs = 30") && stored.contains("seed = 1"),
+        "{stored}"
+    );
 
     let out = dpvae()
         .args(["inspect", "--json"])
@@ -136,6 +143,11 @@ fn workflow_on_simulated_tissue() {
         .success();
     assert!(std::fs::metadata(dir.path().join("fig.png")).unwrap().len() > 1000);
     assert!(
+        std::fs::read_to_string(dir.path().join("fig.config.toml"))
+            .unwrap()
+            .contains("color = \"obs:domain\"")
+    );
+    assert!(
         std::fs::read_to_string(dir.path().join("fig.svg"))
             .unwrap()
             .contains("<svg")
@@ -158,8 +170,18 @@ fn workflow_on_simulated_tissue() {
     assert!((0.0..1.0).contains(&d), "disparity {d}");
 
     let table = dir.path().join("autocorr.csv");
+    let autocorr_args = [
+        "autocorr",
+        "--features",
+        "obsm:X_dpvae",
+        "--perms",
+        "9",
+        "--seed",
+        "2",
+        "--out",
+    ];
     dpvae()
-        .args(["autocorr", "--features", "obsm:X_dpvae", "--out"])
+        .args(autocorr_args)
         .arg(&table)
         .arg(&embedded)
         .assert()
@@ -167,6 +189,18 @@ fn workflow_on_simulated_tissue() {
     let t = std::fs::read_to_string(&table).unwrap();
     assert!(t.lines().next().unwrap().starts_with("feature,morans_i"));
     assert_eq!(t.lines().count(), 3);
+    // the stored settings are exactly what --print-config says for the same command line
+    let printed = dpvae()
+        .args(autocorr_args)
+        .arg(&table)
+        .arg(&embedded)
+        .arg("--print-config")
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("autocorr.config.toml")).unwrap(),
+        String::from_utf8(printed.stdout).unwrap()
+    );
 
     let out = dpvae()
         .args(["correlate", "--json", "--hvg", "50", "--perms", "19"])
@@ -179,6 +213,7 @@ fn workflow_on_simulated_tissue() {
         c["r"].as_f64().unwrap() > 0.0,
         "simulated expression tracks space: {c}"
     );
+    assert_eq!(c["config"]["perms"], 19, "{c}");
     assert!(c["ci_low"].as_f64().unwrap() <= c["r"].as_f64().unwrap());
 }
 
@@ -231,6 +266,7 @@ fn run_and_evaluate_on_a_split_tissue() {
         "error_map.png",
         "error_map.svg",
         "model/history.csv",
+        "config.toml",
     ] {
         assert!(out.join(f).exists(), "missing {f}");
     }
@@ -251,6 +287,12 @@ fn run_and_evaluate_on_a_split_tissue() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s2 = json_of(&o.stdout);
     assert!((s2["procrustes_disparity"].as_f64().unwrap() - d).abs() < 1e-12);
+    assert!(again.join("config.toml").exists());
+    let run_config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        run_config.contains("epochs = 20") && run_config.contains("[reconstruct]"),
+        "{run_config}"
+    );
     assert_eq!(s2["latent_morans_i"].as_array().unwrap().len(), 2);
     // evaluation without any true coordinates is a clear error
     let nocoords = dir.path().join("nocoords.csv");
@@ -411,4 +453,44 @@ fn real_section_reads_and_trains() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json_of(&out.stdout)["n"], 2702);
+}
+
+#[test]
+fn demo_writes_figures_results_and_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let args = [
+        "demo",
+        "--n-spots",
+        "200",
+        "--n-genes",
+        "120",
+        "--epochs",
+        "5",
+        "--seed",
+        "2",
+    ];
+    dpvae().args(args).arg("--out").arg(&out).assert().success();
+    for f in [
+        "reconstruction.png",
+        "reconstruction.svg",
+        "training_curves.png",
+        "results.json",
+        "config.toml",
+    ] {
+        assert!(out.join(f).exists(), "missing {f}");
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["seed"], 2);
+    assert_eq!(results["n_test"], 40);
+    // the stored settings reproduce the run: --config with them prints the same settings
+    let stored = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    let again = dpvae()
+        .args(["demo", "--print-config", "--config"])
+        .arg(out.join("config.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), stored);
+    assert!(stored.contains("n_spots = 200") && stored.contains("seed = 2"));
 }

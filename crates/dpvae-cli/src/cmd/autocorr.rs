@@ -6,11 +6,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use dpvae_data::{Matrix, io};
 use dpvae_eval::{AutocorrParams, CsrView, Features, Transform, WeightsParams};
+use serde::{Deserialize, Serialize};
 
-use crate::cli::GlobalArgs;
-use crate::common::check_output;
+use crate::config::{Invocation, beside};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
 pub enum WeightsArg {
     /// w_ij = 1 for the k nearest neighbours of i (the paper).
     Binary,
@@ -18,10 +19,10 @@ pub enum WeightsArg {
     Row,
 }
 
-#[derive(Debug, Args)]
-pub struct AutocorrArgs {
-    /// A dataset with coordinates.
-    pub input: PathBuf,
+/// The settings of `dpvae autocorr`; stored beside the table as OUT.config.toml.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutocorrSettings {
     /// What to test: `genes` (X, log-normalised first unless --raw) or `obsm:KEY` (each column of an embedding).
     #[arg(long, default_value = "genes")]
     pub features: String,
@@ -37,29 +38,39 @@ pub struct AutocorrArgs {
     /// Use X as stored (no normalize_total + log1p) when testing genes.
     #[arg(long)]
     pub raw: bool,
-    /// Seed of the permutations.
-    #[arg(long, default_value_t = 0)]
+    /// From --seed: the permutations.
+    #[arg(skip)]
     pub seed: u64,
-    /// Output CSV: one row per feature.
-    #[arg(long)]
-    pub out: PathBuf,
 }
 
-pub fn run(global: &GlobalArgs, args: AutocorrArgs) -> Result<()> {
-    check_output(&args.out, global.force)?;
+#[derive(Debug, Args)]
+pub struct AutocorrArgs {
+    /// A dataset with coordinates.
+    pub input: PathBuf,
+    /// Output CSV: one row per feature (and the settings beside it, in OUT.config.toml).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: AutocorrSettings,
+}
+
+pub fn run(inv: &Invocation, args: AutocorrArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.out])? else {
+        return Ok(());
+    };
     let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let coords = data.require_spatial()?.clone();
-    let transform = match args.weights {
+    let transform = match s.weights {
         WeightsArg::Binary => Transform::Binary,
         WeightsArg::Row => Transform::Row,
     };
-    let w = WeightsParams::knn(args.k)
+    let w = WeightsParams::knn(s.k)
         .transform(transform)
         .build(coords.view())?;
-    let params = AutocorrParams::new().n_perms(args.perms).seed(args.seed);
-    let table = if args.features == "genes" {
-        if !args.raw {
+    let params = AutocorrParams::new().n_perms(s.perms).seed(s.seed);
+    let table = if s.features == "genes" {
+        if !s.raw {
             dpvae_data::preprocess::normalize_total(&mut data.x, None)?;
             dpvae_data::preprocess::log1p(&mut data.x);
         }
@@ -76,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: AutocorrArgs) -> Result<()> {
                 params.run(&w, &Features::Csr(view), &data.var_names)?
             }
         }
-    } else if let Some(key) = args.features.strip_prefix("obsm:") {
+    } else if let Some(key) = s.features.strip_prefix("obsm:") {
         let m = data
             .obsm
             .get(key)
@@ -86,18 +97,19 @@ pub fn run(global: &GlobalArgs, args: AutocorrArgs) -> Result<()> {
     } else {
         bail!(
             "--features must be `genes` or `obsm:KEY` (e.g. obsm:X_dpvae), not '{}'",
-            args.features
+            s.features
         );
     };
     let mut buf = Vec::new();
     table.write_csv(&mut buf)?;
     dpvae_data::atomic::write_bytes_atomic(&args.out, &buf)?;
-    eprintln!(
+    inv.write_config(&beside(&args.out), &s)?;
+    inv.note(format!(
         "wrote {} ({} features, {} spots, kNN k = {})",
         args.out.display(),
         table.rows.len(),
         table.n_spots,
-        args.k
-    );
+        s.k
+    ));
     Ok(())
 }

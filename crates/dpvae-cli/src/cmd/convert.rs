@@ -5,9 +5,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dpvae_data::io;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::GlobalArgs;
-use crate::common::check_output;
+use crate::config::{Invocation, beside};
+
+/// `dpvae convert` has no settings of its own; the (empty) record still says which command wrote the output.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertSettings {}
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -15,11 +20,15 @@ pub struct ConvertArgs {
     pub input: PathBuf,
     /// Output: `.h5ad` (everything), or `.csv` / `.parquet` (coordinates keyed by barcode).
     pub output: PathBuf,
+    #[command(flatten)]
+    pub settings: ConvertSettings,
 }
 
-pub fn run(global: &GlobalArgs, args: ConvertArgs) -> Result<()> {
-    check_output(&args.output, global.force)?;
-    let data = io::read(&args.input)
+pub fn run(inv: &Invocation, args: ConvertArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.output])? else {
+        return Ok(());
+    };
+    let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let ext = args
         .output
@@ -27,7 +36,14 @@ pub fn run(global: &GlobalArgs, args: ConvertArgs) -> Result<()> {
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     match ext.as_str() {
-        "h5ad" => io::h5ad::write_h5ad(&args.output, &data)?,
+        "h5ad" => {
+            inv.record(
+                &mut data,
+                &s,
+                serde_json::json!({"input": args.input.display().to_string()}),
+            )?;
+            io::h5ad::write_h5ad(&args.output, &data)?
+        }
         "csv" | "parquet" => {
             let table = io::tables::CoordTable::from_spatial(&data, None).with_context(|| {
                 format!(
@@ -40,6 +56,7 @@ pub fn run(global: &GlobalArgs, args: ConvertArgs) -> Result<()> {
             } else {
                 io::tables::write_coords_parquet(&args.output, &table)?;
             }
+            inv.write_config(&beside(&args.output), &s)?;
         }
         other => bail!(
             "cannot tell what to write from the output name {} (extension '{other}'): use .h5ad for a full dataset, or .csv / .parquet for a coordinate table",

@@ -8,14 +8,15 @@ use dpvae_data::io;
 use dpvae_data::preprocess::{HvgFlavor, HvgParams, Preprocess};
 use dpvae_eval::DistanceCorrelationParams;
 use ndarray::Array2;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::config::Invocation;
 
-#[derive(Debug, Args)]
-pub struct CorrelateArgs {
-    /// A dataset with raw counts and coordinates.
-    pub input: PathBuf,
+/// The settings of `dpvae correlate`; with --json they are printed with the result, under `config`.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelateSettings {
     /// Highly variable genes (seurat flavor) after normalize_total + log1p.
     #[arg(long, default_value_t = 100)]
     pub hvg: usize,
@@ -25,31 +26,39 @@ pub struct CorrelateArgs {
     /// Spots used for Spearman and the Mantel test (subsampled above this; Pearson always uses all pairs).
     #[arg(long, default_value_t = 1500)]
     pub max_spots: usize,
-    /// Seed for subsampling and permutations.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object (with the settings under `config`) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// From --seed: subsampling and permutations.
+    #[arg(skip)]
+    pub seed: u64,
 }
 
-pub fn run(_global: &GlobalArgs, args: CorrelateArgs) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct CorrelateArgs {
+    /// A dataset with raw counts and coordinates.
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub settings: CorrelateSettings,
+}
+
+pub fn run(inv: &Invocation, args: CorrelateArgs) -> Result<()> {
+    let Some(s) = inv.settings(&args.settings)? else {
+        return Ok(());
+    };
     let data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let coords = data.require_spatial()?.clone();
     let pre = Preprocess {
-        hvg: Some(HvgParams::new(
-            args.hvg.min(data.n_vars()),
-            HvgFlavor::Seurat,
-        )),
+        hvg: Some(HvgParams::new(s.hvg.min(data.n_vars()), HvgFlavor::Seurat)),
         ..Preprocess::default()
     };
     let (processed, _, _) = pre.fit(&data)?;
     let x: Array2<f64> = processed.x.to_dense().mapv(f64::from);
     let res = DistanceCorrelationParams::new()
-        .n_perms(args.perms)
-        .max_spots(Some(args.max_spots))
-        .seed(args.seed)
+        .n_perms(s.perms)
+        .max_spots(Some(s.max_spots))
+        .seed(s.seed)
         .run(x.view(), coords.view())?;
     let out = json!({
         "r": res.r,
@@ -63,8 +72,9 @@ pub fn run(_global: &GlobalArgs, args: CorrelateArgs) -> Result<()> {
         "mantel_p": res.mantel_p,
         "n_perms": res.n_perms,
         "n_spots_tested": res.n_spots_tested,
+        "config": serde_json::to_value(&s)?,
     });
-    if args.json {
+    if s.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(

@@ -12,18 +12,17 @@ use dpvae_data::simulate::SimulateParams;
 use dpvae_data::split::train_test_split;
 use dpvae_eval::{AutocorrParams, Features, Transform, WeightsParams};
 use dpvae_model::BackendKind;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
-use crate::common::check_output;
+use crate::config::{CONFIG_FILE, Invocation};
 use crate::pipeline::{TrainSettings, embed, obs_labels, to_f64, train_reference};
 use crate::plot::{Colouring, Panel, Series, line_chart, scatter_panels};
 
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Output folder for the figures, training curves and results.json.
-    #[arg(long, default_value = "demo-out")]
-    pub out: PathBuf,
+/// The settings of `dpvae demo`; stored in the output folder as config.toml.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
     /// Simulated spots.
     #[arg(long, default_value_t = 1500)]
     pub n_spots: usize,
@@ -36,12 +35,21 @@ pub struct DemoArgs {
     /// Weight of the distance-preserving loss for the dp-VAE.
     #[arg(long, default_value_t = 100.0)]
     pub alpha2: f64,
-    /// Seed of the simulation, the split and training.
-    #[arg(long, default_value_t = 0)]
+    /// From --seed: the simulation, the split and training.
+    #[arg(skip)]
     pub seed: u64,
-    /// Compute backend.
-    #[arg(long, default_value = "flex")]
+    /// From --backend.
+    #[arg(skip)]
     pub backend: BackendKind,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder for the figures, training curves, results.json and config.toml.
+    #[arg(long, default_value = "demo-out")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: DemoSettings,
 }
 
 /// What one model achieved on the held-out spots.
@@ -56,8 +64,11 @@ struct ModelResult {
     history: dpvae_model::History,
 }
 
-pub fn run(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
-    check_output(&args.out.join("results.json"), global.force)?;
+pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.out.join("results.json")])? else {
+        return Ok(());
+    };
+    let global = inv.global;
     let start = Instant::now();
     let say = |msg: String| {
         if !global.quiet {
@@ -65,9 +76,9 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         }
     };
     let sim = SimulateParams {
-        n_spots: args.n_spots,
-        n_genes: args.n_genes,
-        seed: args.seed,
+        n_spots: s.n_spots,
+        n_genes: s.n_genes,
+        seed: s.seed,
         ..SimulateParams::default()
     };
     say(format!(
@@ -75,32 +86,29 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         sim.n_spots, sim.n_genes, sim.n_domains
     ));
     let tissue = sim.simulate()?;
-    let split = train_test_split(tissue.n_obs(), 0.2, args.seed)?;
+    let split = train_test_split(tissue.n_obs(), 0.2, s.seed)?;
     let reference = tissue.select_obs(&split.train)?;
     let query = tissue.select_obs(&split.test)?;
     let truth = query.require_spatial()?.clone();
     let (labels, names) = obs_labels(&query, "domain").unwrap_or((vec![0; query.n_obs()], vec![]));
 
     let mut results = Vec::new();
-    for (step, (name, alpha2)) in [("VAE", 0.0), ("dp-VAE", args.alpha2)]
-        .into_iter()
-        .enumerate()
-    {
+    for (step, (name, alpha2)) in [("VAE", 0.0), ("dp-VAE", s.alpha2)].into_iter().enumerate() {
         say(format!(
             "[{}/4] training the {name} (alpha2 = {alpha2}) on {} spots for {} epochs",
             step + 2,
             reference.n_obs(),
-            args.epochs
+            s.epochs
         ));
         let mut settings = TrainSettings::default();
-        settings.train.epochs = args.epochs;
+        settings.train.epochs = s.epochs;
         settings.train.alpha2 = alpha2;
-        settings.train.seed = args.seed;
+        settings.train.seed = s.seed;
         settings.train.quiet = global.quiet;
-        settings.backend = args.backend;
+        settings.backend = s.backend;
         let t0 = Instant::now();
         let trained = train_reference(&reference, &settings, "simulated")?;
-        let (_, emb) = embed(&trained.saved, &query, args.backend)?;
+        let (_, emb) = embed(&trained.saved, &query, s.backend)?;
         let latent = to_f64(&emb.mean);
         let fit = dpvae_geometry::procrustes(truth.view(), latent.view())
             .context("comparing the reconstruction with the truth")?;
@@ -178,9 +186,9 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         "simulation": sim,
         "n_train": reference.n_obs(),
         "n_test": query.n_obs(),
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "backend": args.backend.name(),
+        "epochs": s.epochs,
+        "seed": s.seed,
+        "backend": s.backend.name(),
         "models": results.iter().map(|r| json!({
             "name": r.name,
             "alpha2": r.alpha2,
@@ -197,6 +205,9 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> Result<()> {
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     files.push(results_path);
+    let config = args.out.join(CONFIG_FILE);
+    inv.write_config(&config, &s)?;
+    files.push(config);
 
     println!();
     println!(

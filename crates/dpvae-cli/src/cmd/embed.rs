@@ -6,11 +6,20 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dpvae_data::io;
 use dpvae_model::{BackendKind, SavedModel};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
-use crate::common::{check_output, record_in_uns};
+use crate::config::Invocation;
 use crate::pipeline::{embed, to_f64};
+
+/// The settings of `dpvae embed`: only the backend (the model directory holds everything else).
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedSettings {
+    /// From --backend.
+    #[arg(skip)]
+    pub backend: BackendKind,
+}
 
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
@@ -21,13 +30,14 @@ pub struct EmbedArgs {
     /// Output h5ad: the input plus obsm['X_dpvae'] (and obsm['spatial_dpvae'] for a 2-d latent).
     #[arg(long)]
     pub out: PathBuf,
-    /// Compute backend.
-    #[arg(long, default_value = "flex")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub settings: EmbedSettings,
 }
 
-pub fn run(global: &GlobalArgs, args: EmbedArgs) -> Result<()> {
-    check_output(&args.out, global.force)?;
+pub fn run(inv: &Invocation, args: EmbedArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.out])? else {
+        return Ok(());
+    };
     let saved = SavedModel::load(&args.model).with_context(|| {
         format!(
             "could not load the model directory {}",
@@ -36,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: EmbedArgs) -> Result<()> {
     })?;
     let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
-    let (_, emb) = embed(&saved, &data, args.backend)?;
+    let (_, emb) = embed(&saved, &data, s.backend)?;
     let mean = to_f64(&emb.mean);
     data.obsm.insert("X_dpvae".into(), mean.clone());
     data.obsm
@@ -44,9 +54,9 @@ pub fn run(global: &GlobalArgs, args: EmbedArgs) -> Result<()> {
     if mean.ncols() == 2 {
         data.obsm.insert("spatial_dpvae".into(), mean);
     }
-    record_in_uns(
+    inv.record(
         &mut data,
-        "embed",
+        &s,
         json!({
             "model": args.model.display().to_string(),
             "genes": saved.genes.len(),
@@ -54,11 +64,10 @@ pub fn run(global: &GlobalArgs, args: EmbedArgs) -> Result<()> {
             "lambda": saved.model.lambda().ok(),
             "train_config": saved.train_config,
             "preprocess": saved.preprocess,
-            "backend": args.backend.name(),
         }),
-    );
+    )?;
     io::h5ad::write_h5ad(&args.out, &data)?;
-    eprintln!(
+    inv.note(format!(
         "wrote {}: obsm['X_dpvae'] ({} spots x {}){}",
         args.out.display(),
         data.n_obs(),
@@ -68,6 +77,6 @@ pub fn run(global: &GlobalArgs, args: EmbedArgs) -> Result<()> {
         } else {
             ""
         }
-    );
+    ));
     Ok(())
 }

@@ -11,10 +11,11 @@ use dpvae_eval::{
     Aligner, AutocorrParams, Features, Transform, WeightsParams, reconstruction_error,
 };
 use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cli::GlobalArgs;
-use crate::common::{check_output, write_table};
+use crate::common::write_table;
+use crate::config::{CONFIG_FILE, Invocation};
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::{match_by_barcode, read_coord_source};
 
@@ -32,6 +33,18 @@ impl Aligner for ProcrustesAligner {
     }
 }
 
+/// The settings of `dpvae evaluate`; stored in the output folder as config.toml.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateSettings {
+    /// obsm key of the reconstruction.
+    #[arg(long, default_value = "spatial_dpvae")]
+    pub estimate_key: String,
+    /// Neighbours in the kNN graph for Moran's I / Geary's C.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+}
+
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     /// A dataset with the reconstruction (obsm['spatial_dpvae']) and the latent (obsm['X_dpvae']).
@@ -40,15 +53,11 @@ pub struct EvaluateArgs {
     /// Default: obsm['spatial'] of the input itself.
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// obsm key of the reconstruction.
-    #[arg(long, default_value = "spatial_dpvae")]
-    pub estimate_key: String,
-    /// Neighbours in the kNN graph for Moran's I / Geary's C.
-    #[arg(long, default_value_t = 5)]
-    pub k: usize,
-    /// Output folder: evaluation.json, per_spot_error.csv, latent_autocorr.csv, error_map.png/.svg.
+    /// Output folder: evaluation.json, per_spot_error.csv, latent_autocorr.csv, error_map.png/.svg, config.toml.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: EvaluateSettings,
 }
 
 /// Evaluate `estimate` (rows matched to `truth` by barcode) and the latent `latent` of the same spots; write
@@ -151,8 +160,10 @@ pub fn latent_table(data: &SpatialData) -> Result<Option<CoordTable>> {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
-    check_output(&args.out.join("evaluation.json"), global.force)?;
+pub fn run(inv: &Invocation, args: EvaluateArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.out.join("evaluation.json")])? else {
+        return Ok(());
+    };
     let data = dpvae_data::io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let truth = match &args.truth {
@@ -164,9 +175,10 @@ pub fn run(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
                 .clone(),
         )?,
     };
-    let estimate = read_coord_source(&args.input, &args.estimate_key)?;
+    let estimate = read_coord_source(&args.input, &s.estimate_key)?;
     let latent = latent_table(&data)?;
-    let summary = evaluate_into(&truth, &estimate, latent.as_ref(), args.k, &args.out)?;
+    let summary = evaluate_into(&truth, &estimate, latent.as_ref(), s.k, &args.out)?;
+    inv.write_config(&args.out.join(CONFIG_FILE), &s)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }

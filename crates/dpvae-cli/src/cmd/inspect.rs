@@ -5,24 +5,36 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use dpvae_data::{SpatialData, io};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::config::Invocation;
 
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Input: .h5ad, 10x .h5, Space Ranger outs folder, MatrixMarket folder, Xenium folder or ST .tsv(.gz).
-    pub input: PathBuf,
+/// The settings of `dpvae inspect`. It writes nothing, so they are not stored anywhere.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectSettings {
     /// Print one JSON object (format, n_obs, n_vars, has_spatial, x_layout, ...) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(_global: &GlobalArgs, args: InspectArgs) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Input: .h5ad, 10x .h5, Space Ranger outs folder, MatrixMarket folder, Xenium folder or ST .tsv(.gz).
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub settings: InspectSettings,
+}
+
+pub fn run(inv: &Invocation, args: InspectArgs) -> Result<()> {
+    let Some(s) = inv.settings(&args.settings)? else {
+        return Ok(());
+    };
     let data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let summary = summarize(&data);
-    if args.json {
+    if s.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_text(&summary);

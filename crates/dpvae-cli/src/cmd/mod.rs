@@ -15,12 +15,19 @@ pub mod run;
 pub mod simulate;
 pub mod train;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use clap::ArgMatches;
 
 use crate::cli::{Cli, Command};
+use crate::config::Invocation;
 
-pub fn run(cli: Cli) -> Result<()> {
-    let g = cli.global;
+/// Run the parsed command. `matches` are clap's raw matches of the same command line, from which each command
+/// tells the flags typed from their defaults.
+pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
+    let (name, sub) = matches
+        .subcommand()
+        .context("no command given; see `dpvae --help`")?;
+    let g = Invocation::new(&cli.global, name, sub);
     match cli.command {
         Command::Demo(a) => demo::run(&g, a),
         Command::Inspect(a) => inspect::run(&g, a),

@@ -6,20 +6,17 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dpvae_data::io;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::GlobalArgs;
-use crate::common::check_output;
+use crate::config::{Invocation, beside};
 use crate::pipeline::obs_labels;
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::parse_obsm_key;
 
-#[derive(Debug, Args)]
-pub struct PlotArgs {
-    /// A dataset (e.g. the output of `dpvae reconstruct`).
-    pub input: PathBuf,
-    /// Output path without extension; writes OUT.png and OUT.svg.
-    #[arg(long)]
-    pub out: PathBuf,
+/// The settings of `dpvae plot`; stored beside the figure as OUT.config.toml.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotSettings {
     /// Coordinates to draw: obsm:spatial (truth) or obsm:spatial_dpvae (reconstruction).
     #[arg(long, default_value = "obsm:spatial")]
     pub coords: String,
@@ -31,12 +28,25 @@ pub struct PlotArgs {
     pub flip_y: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: PlotArgs) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A dataset (e.g. the output of `dpvae reconstruct`).
+    pub input: PathBuf,
+    /// Output path without extension; writes OUT.png, OUT.svg and OUT.config.toml.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: PlotSettings,
+}
+
+pub fn run(inv: &Invocation, args: PlotArgs) -> Result<()> {
     let png = args.out.with_extension("png");
-    check_output(&png, global.force)?;
+    let Some(s) = inv.prepare(&args.settings, &[&png])? else {
+        return Ok(());
+    };
     let data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
-    let key = parse_obsm_key(&args.coords)?;
+    let key = parse_obsm_key(&s.coords)?;
     let coords = if key == "spatial" {
         data.require_spatial()?.clone()
     } else {
@@ -51,9 +61,9 @@ pub fn run(global: &GlobalArgs, args: PlotArgs) -> Result<()> {
             coords.ncols()
         );
     }
-    let colouring = if args.color == "none" {
+    let colouring = if s.color == "none" {
         Colouring::Plain
-    } else if let Some(col) = args.color.strip_prefix("obs:") {
+    } else if let Some(col) = s.color.strip_prefix("obs:") {
         let (labels, names) = obs_labels(&data, col)
             .with_context(|| format!("{} has no obs column '{col}'", args.input.display()))?;
         Colouring::Category { labels, names }
@@ -61,11 +71,11 @@ pub fn run(global: &GlobalArgs, args: PlotArgs) -> Result<()> {
         let j = data
             .var_names
             .iter()
-            .position(|g| g.eq_ignore_ascii_case(&args.color))
+            .position(|g| g.eq_ignore_ascii_case(&s.color))
             .with_context(|| {
                 format!(
                     "'{}' is neither a gene of {} nor obs:COLUMN",
-                    args.color,
+                    s.color,
                     args.input.display()
                 )
             })?;
@@ -76,13 +86,17 @@ pub fn run(global: &GlobalArgs, args: PlotArgs) -> Result<()> {
         }
     };
     let panel = Panel {
-        title: format!("{} ({key})", args.color),
+        title: format!("{} ({key})", s.color),
         points: coords.rows().into_iter().map(|r| (r[0], r[1])).collect(),
         colouring,
         marked: vec![],
     };
-    for f in scatter_panels(&args.out, &[panel], args.flip_y)? {
-        eprintln!("wrote {}", f.display());
+    let config = beside(&args.out);
+    let mut files = scatter_panels(&args.out, &[panel], s.flip_y)?;
+    inv.write_config(&config, &s)?;
+    files.push(config);
+    for f in files {
+        inv.note(format!("wrote {}", f.display()));
     }
     Ok(())
 }

@@ -6,16 +6,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dpvae_data::io;
 use dpvae_data::preprocess::{HvgParams, Preprocess};
+use serde::{Deserialize, Serialize};
 
-use crate::cli::GlobalArgs;
-use crate::common::{check_output, record_in_uns};
+use crate::config::Invocation;
 
-#[derive(Debug, Args)]
-pub struct PreprocessArgs {
-    /// Input with raw counts.
-    pub input: PathBuf,
-    /// Output h5ad with the processed expression of the selected genes.
-    pub output: PathBuf,
+/// The settings of `dpvae preprocess` (its flags, its `--config` keys).
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessSettings {
     /// Highly variable genes to keep (0: all).
     #[arg(long, default_value_t = 100)]
     pub hvg: usize,
@@ -39,31 +37,47 @@ pub struct PreprocessArgs {
     pub min_cells: Option<usize>,
 }
 
-pub fn run(global: &GlobalArgs, args: PreprocessArgs) -> Result<()> {
-    check_output(&args.output, global.force)?;
+#[derive(Debug, Args)]
+pub struct PreprocessArgs {
+    /// Input with raw counts.
+    pub input: PathBuf,
+    /// Output h5ad with the processed expression of the selected genes.
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub settings: PreprocessSettings,
+}
+
+pub fn run(inv: &Invocation, args: PreprocessArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.output])? else {
+        return Ok(());
+    };
     let data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let mut pre = Preprocess {
         hvg: None,
-        scale: args.scale,
-        scale_max_value: args.max_value,
+        scale: s.scale,
+        scale_max_value: s.max_value,
         ..Preprocess::default()
     };
-    if args.hvg > 0 {
-        let flavor = crate::cmd::train::parse_flavor(&args.flavor)?;
-        pre.hvg = Some(HvgParams::new(args.hvg.min(data.n_vars()), flavor));
+    if s.hvg > 0 {
+        let flavor = crate::cmd::train::parse_flavor(&s.flavor)?;
+        pre.hvg = Some(HvgParams::new(s.hvg.min(data.n_vars()), flavor));
     }
-    pre.qc.min_counts = args.min_counts;
-    pre.qc.min_genes = args.min_genes;
-    pre.qc.min_cells = args.min_cells;
+    pre.qc.min_counts = s.min_counts;
+    pre.qc.min_genes = s.min_genes;
+    pre.qc.min_cells = s.min_cells;
     let (mut processed, fitted, _) = pre.fit(&data)?;
-    record_in_uns(&mut processed, "preprocess", serde_json::to_value(&fitted)?);
+    inv.record(
+        &mut processed,
+        &s,
+        serde_json::json!({ "fitted": serde_json::to_value(&fitted)? }),
+    )?;
     io::h5ad::write_h5ad(&args.output, &processed)?;
-    eprintln!(
+    inv.note(format!(
         "wrote {} ({} spots x {} genes)",
         args.output.display(),
         processed.n_obs(),
         processed.n_vars()
-    );
+    ));
     Ok(())
 }

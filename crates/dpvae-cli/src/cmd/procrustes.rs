@@ -4,17 +4,16 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::config::Invocation;
 use crate::sources::{match_by_barcode, read_coord_source};
 
-#[derive(Debug, Args)]
-pub struct ProcrustesArgs {
-    /// True coordinates: a dataset (obsm key from --truth-key) or a CSV/Parquet table with barcode,x,y.
-    pub truth: PathBuf,
-    /// Estimated coordinates: a dataset (obsm key from --estimate-key) or a table; rows matched by barcode.
-    pub estimate: PathBuf,
+/// The settings of `dpvae procrustes`; with --json they are printed with the result, under `config`.
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcrustesSettings {
     /// obsm key of the truth when it is a dataset.
     #[arg(long, default_value = "spatial")]
     pub truth_key: String,
@@ -24,17 +23,30 @@ pub struct ProcrustesArgs {
     /// Forbid reflections (proper rotations only). scipy allows them.
     #[arg(long)]
     pub no_reflection: bool,
-    /// Print one JSON object (disparity, n, scale, ...) instead of text.
+    /// Print one JSON object (disparity, n, scale, ..., config) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(_global: &GlobalArgs, args: ProcrustesArgs) -> Result<()> {
-    let truth = read_coord_source(&args.truth, &args.truth_key)?;
-    let estimate = read_coord_source(&args.estimate, &args.estimate_key)?;
+#[derive(Debug, Args)]
+pub struct ProcrustesArgs {
+    /// True coordinates: a dataset (obsm key from --truth-key) or a CSV/Parquet table with barcode,x,y.
+    pub truth: PathBuf,
+    /// Estimated coordinates: a dataset (obsm key from --estimate-key) or a table; rows matched by barcode.
+    pub estimate: PathBuf,
+    #[command(flatten)]
+    pub settings: ProcrustesSettings,
+}
+
+pub fn run(inv: &Invocation, args: ProcrustesArgs) -> Result<()> {
+    let Some(s) = inv.settings(&args.settings)? else {
+        return Ok(());
+    };
+    let truth = read_coord_source(&args.truth, &s.truth_key)?;
+    let estimate = read_coord_source(&args.estimate, &s.estimate_key)?;
     let m = match_by_barcode(&truth, &estimate, ("truth", "estimate"))?;
     let fit = dpvae_geometry::ProcrustesParams::new()
-        .allow_reflection(!args.no_reflection)
+        .allow_reflection(!s.no_reflection)
         .fit(m.a.view(), m.b.view())?;
     let r = &fit.residuals;
     let mut sorted: Vec<f64> = r.to_vec();
@@ -51,8 +63,9 @@ pub fn run(_global: &GlobalArgs, args: ProcrustesArgs) -> Result<()> {
         "residual_mean": r.mean().unwrap_or(f64::NAN),
         "residual_median": median,
         "residual_max": sorted.last().copied().unwrap_or(f64::NAN),
+        "config": serde_json::to_value(&s)?,
     });
-    if args.json {
+    if s.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(

@@ -11,8 +11,7 @@ use dpvae_geometry::{AnchorMode, Anchors, Method, ReconstructParams, Reconstruct
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::GlobalArgs;
-use crate::common::check_output;
+use crate::config::Invocation;
 use crate::sources::parse_obsm_key;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -26,6 +25,17 @@ pub enum MethodArg {
     L1,
 }
 
+impl MethodArg {
+    /// The method given, or the default for a latent of `dim` dimensions: direct for 2, SMACOF otherwise.
+    pub fn chosen(method: Option<MethodArg>, dim: usize) -> MethodArg {
+        method.unwrap_or(if dim == 2 {
+            MethodArg::Direct
+        } else {
+            MethodArg::Smacof
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnchorModeArg {
@@ -35,6 +45,27 @@ pub enum AnchorModeArg {
     Penalty,
 }
 
+/// The settings of `dpvae reconstruct` / `dpvae impute` (their flags, their `--config` keys).
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconstructSettings {
+    /// Where the latent is: obsm:KEY.
+    #[arg(long, default_value = "obsm:X_dpvae")]
+    pub from: String,
+    /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+    /// How anchors constrain the solution.
+    #[arg(long, value_enum, default_value = "hard")]
+    pub anchor_mode: AnchorModeArg,
+    /// Weight of the anchor penalty (penalty mode).
+    #[arg(long, default_value_t = 1.0)]
+    pub gamma: f64,
+    /// From --seed: SMACOF's random starts.
+    #[arg(skip)]
+    pub seed: u64,
+}
+
 #[derive(Debug, Args)]
 pub struct ReconstructArgs {
     /// A dataset holding the latent representation (e.g. the output of `dpvae embed`).
@@ -42,27 +73,14 @@ pub struct ReconstructArgs {
     /// Output h5ad: the input plus obsm['spatial_dpvae'].
     #[arg(long)]
     pub out: PathBuf,
-    /// Where the latent is: obsm:KEY.
-    #[arg(long, default_value = "obsm:X_dpvae")]
-    pub from: String,
-    /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
-    #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
     /// CSV/Parquet with columns barcode,x,y of spots whose coordinates are known.
     #[arg(long)]
     pub anchors: Option<PathBuf>,
-    /// How anchors constrain the solution.
-    #[arg(long, value_enum, default_value = "hard")]
-    pub anchor_mode: AnchorModeArg,
-    /// Weight of the anchor penalty (penalty mode).
-    #[arg(long, default_value_t = 1.0)]
-    pub gamma: f64,
     /// Also write the coordinates as a table keyed by barcode (.csv or .parquet); default OUT with .coords.csv.
     #[arg(long)]
     pub table: Option<PathBuf>,
-    /// Seed for SMACOF's random restarts.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub settings: ReconstructSettings,
 }
 
 /// Read anchors (barcode,x,y) and find them in the dataset.
@@ -106,11 +124,7 @@ pub fn reconstruct_latent(
     anchors: Option<(Anchors, AnchorModeArg, f64)>,
     seed: u64,
 ) -> Result<Reconstruction> {
-    let method = match method.unwrap_or(if latent.ncols() == 2 {
-        MethodArg::Direct
-    } else {
-        MethodArg::Smacof
-    }) {
+    let method = match MethodArg::chosen(method, latent.ncols()) {
         MethodArg::Direct => Method::Direct,
         MethodArg::Smacof => Method::Smacof,
         MethodArg::L1 => Method::L1,
@@ -136,19 +150,20 @@ pub fn reconstruct_latent(
     Ok(params.check()?.run(latent.view())?)
 }
 
-pub fn run(global: &GlobalArgs, args: ReconstructArgs, require_anchors: bool) -> Result<()> {
-    check_output(&args.out, global.force)?;
+pub fn run(inv: &Invocation, args: ReconstructArgs, require_anchors: bool) -> Result<()> {
     let table_path = args
         .table
         .clone()
         .unwrap_or_else(|| args.out.with_extension("coords.csv"));
-    check_output(&table_path, global.force)?;
+    let Some(s) = inv.prepare(&args.settings, &[&args.out, &table_path])? else {
+        return Ok(());
+    };
     if require_anchors && args.anchors.is_none() {
         bail!(
             "`dpvae impute` needs --anchors FILE.csv (columns barcode,x,y); without anchors use `dpvae reconstruct`"
         );
     }
-    let key = parse_obsm_key(&args.from)?;
+    let key = parse_obsm_key(&s.from)?;
     let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let latent = data.obsm.get(&key).cloned().with_context(|| {
@@ -159,20 +174,19 @@ pub fn run(global: &GlobalArgs, args: ReconstructArgs, require_anchors: bool) ->
         )
     })?;
     let anchors = match &args.anchors {
-        Some(p) => Some((read_anchors(p, &data)?, args.anchor_mode, args.gamma)),
+        Some(p) => Some((read_anchors(p, &data)?, s.anchor_mode, s.gamma)),
         None => None,
     };
     let n_anchors = anchors.as_ref().map(|a| a.0.len()).unwrap_or(0);
-    let rec = reconstruct_latent(&latent, args.method, anchors, args.seed)?;
+    let rec = reconstruct_latent(&latent, s.method, anchors, s.seed)?;
     if rec.frame == dpvae_geometry::Frame::UpToSimilarity && n_anchors > 0 {
         tracing::warn!(
             "with {n_anchors} anchors the result is only defined up to rotation/reflection/translation"
         );
     }
     data.obsm.insert("spatial_dpvae".into(), rec.coords.clone());
-    let record = serde_json::json!({
-        "from": format!("obsm:{key}"),
-        "method": args.method,
+    let details = serde_json::json!({
+        "method": MethodArg::chosen(s.method, latent.ncols()),
         "solver": format!("{:?}", rec.path),
         "stress1": rec.stress1,
         "frame": format!("{:?}", rec.frame),
@@ -180,19 +194,16 @@ pub fn run(global: &GlobalArgs, args: ReconstructArgs, require_anchors: bool) ->
         "n_iter": rec.n_iter,
         "anchors": args.anchors.as_ref().map(|p| p.display().to_string()),
         "n_anchors": n_anchors,
-        "anchor_mode": args.anchor_mode,
-        "gamma": args.gamma,
-        "seed": args.seed,
     });
-    crate::common::record_in_uns(&mut data, "reconstruct", record);
+    inv.record(&mut data, &s, details)?;
     io::h5ad::write_h5ad(&args.out, &data)?;
     let table = CoordTable::new(data.obs_names.clone(), rec.coords)?;
     crate::common::write_table(&table_path, &table)?;
-    eprintln!(
+    inv.note(format!(
         "wrote {} (obsm['spatial_dpvae'], {} spots) and {}",
         args.out.display(),
         data.n_obs(),
         table_path.display()
-    );
+    ));
     Ok(())
 }

@@ -6,15 +6,64 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use dpvae_data::io::{self, tables::CoordTable};
+use dpvae_data::preprocess::Preprocess;
+use dpvae_model::{BackendKind, TrainConfig};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
 use crate::cmd::evaluate::{evaluate_into, latent_table};
 use crate::cmd::reconstruct::{MethodArg, reconstruct_latent};
-use crate::cmd::train::TrainFlags;
-use crate::common::{check_output, record_in_uns, write_table};
-use crate::config;
-use crate::pipeline::{embed, to_f64, train_reference};
+use crate::cmd::train::{TrainFlags, TrainingSettings};
+use crate::common::{check_output, write_table};
+use crate::config::{CONFIG_FILE, Invocation};
+use crate::pipeline::{ModelSettings, TrainSettings, embed, to_f64, train_reference};
+
+/// The settings of `dpvae run`: those of `dpvae train`, plus a [reconstruct] table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    pub preprocess: Preprocess,
+    pub model: ModelSettings,
+    pub train: TrainConfig,
+    pub backend: BackendKind,
+    pub reconstruct: RunReconstruct,
+}
+
+/// How `dpvae run` turns the query's latent into coordinates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunReconstruct {
+    /// `direct`, `smacof` or `l1`; absent: direct for a 2-d latent, smacof otherwise.
+    pub method: Option<MethodArg>,
+}
+
+impl RunSettings {
+    fn new(t: TrainSettings) -> Self {
+        RunSettings {
+            preprocess: t.preprocess,
+            model: t.model,
+            train: t.train,
+            backend: t.backend,
+            reconstruct: RunReconstruct { method: None },
+        }
+    }
+
+    /// The training part, as `dpvae train` takes it.
+    fn training(&self) -> TrainSettings {
+        TrainSettings {
+            preprocess: self.preprocess.clone(),
+            model: self.model.clone(),
+            train: self.train.clone(),
+            backend: self.backend,
+        }
+    }
+}
+
+impl TrainingSettings for RunSettings {
+    fn training_parts(&mut self) -> (&mut Preprocess, &mut TrainConfig) {
+        (&mut self.preprocess, &mut self.train)
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -22,7 +71,7 @@ pub struct RunArgs {
     pub reference: PathBuf,
     /// Query to place (raw counts; coordinates, if present, are used only for evaluation).
     pub query: PathBuf,
-    /// Output folder: model/, query_dpvae.h5ad, query_coords.csv, and evaluation files when possible.
+    /// Output folder: model/, query_dpvae.h5ad, query_coords.csv, config.toml, and evaluation files when possible.
     #[arg(long)]
     pub out: PathBuf,
     /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
@@ -32,12 +81,13 @@ pub struct RunArgs {
     pub flags: TrainFlags,
 }
 
-pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<()> {
-    let settings = args.flags.resolve(global.quiet)?;
-    if args.flags.print_config {
-        print!("{}", config::to_toml(&settings)?);
+pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
+    let extra = json!({ "reconstruct": { "method": args.method } });
+    let defaults = RunSettings::new(TrainSettings::default());
+    let Some(settings) = args.flags.resolve(inv, defaults, extra)? else {
         return Ok(());
-    }
+    };
+    let global = inv.global;
     let out_h5ad = args.out.join("query_dpvae.h5ad");
     check_output(&out_h5ad, global.force)?;
     let reference = io::read(&args.reference)
@@ -46,7 +96,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<()> {
         .with_context(|| format!("could not read the query {}", args.query.display()))?;
 
     let name = args.reference.display().to_string();
-    let trained = train_reference(&reference, &settings, &name)?;
+    let trained = train_reference(&reference, &settings.training(), &name)?;
     let model_dir = args.out.join("model");
     if model_dir.exists() && global.force {
         std::fs::remove_dir_all(&model_dir)
@@ -60,29 +110,29 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<()> {
 
     let (_, emb) = embed(&trained.saved, &query, settings.backend)?;
     let latent = to_f64(&emb.mean);
-    let rec = reconstruct_latent(&latent, args.method, None, settings.train.seed)?;
+    let latent_dim = latent.ncols();
+    let method = settings.reconstruct.method;
+    let rec = reconstruct_latent(&latent, method, None, settings.train.seed)?;
     query.obsm.insert("X_dpvae".into(), latent);
     query
         .obsm
         .insert("spatial_dpvae".into(), rec.coords.clone());
-    record_in_uns(
-        &mut query,
-        "run",
-        json!({
-            "reference": name,
-            "settings": serde_json::to_value(&settings)?,
-            "solver": format!("{:?}", rec.path),
-            "stress1": rec.stress1,
-        }),
-    );
+    let details = json!({
+        "reference": name,
+        "method": MethodArg::chosen(method, latent_dim),
+        "solver": format!("{:?}", rec.path),
+        "stress1": rec.stress1,
+    });
+    inv.record(&mut query, &settings, details)?;
     io::h5ad::write_h5ad(&out_h5ad, &query)?;
+    inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
     let coords = CoordTable::new(query.obs_names.clone(), rec.coords)?;
     write_table(&args.out.join("query_coords.csv"), &coords)?;
-    eprintln!(
+    inv.note(format!(
         "wrote {} and {}",
         out_h5ad.display(),
         args.out.join("query_coords.csv").display()
-    );
+    ));
 
     if let Some(truth) = &query.spatial {
         let truth = CoordTable::new(query.obs_names.clone(), truth.clone())?;

@@ -6,15 +6,14 @@ use anyhow::Result;
 use clap::Args;
 use dpvae_data::io;
 use dpvae_data::simulate::SimulateParams;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::GlobalArgs;
-use crate::common::check_output;
+use crate::config::Invocation;
 
-#[derive(Debug, Args)]
-pub struct SimulateArgs {
-    /// Output h5ad (raw counts in X, microns in obsm['spatial'], obs['domain']).
-    #[arg(long)]
-    pub out: PathBuf,
+/// The settings of `dpvae simulate` (its flags, its `--config` keys).
+#[derive(Debug, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateSettings {
     /// Number of spots.
     #[arg(long, default_value_t = 2000)]
     pub n_spots: usize,
@@ -27,32 +26,44 @@ pub struct SimulateArgs {
     /// Overdispersion and dropout: 0 = Poisson, 1 = typical Visium, 2 = very noisy.
     #[arg(long, default_value_t = 1.0)]
     pub noise: f64,
-    /// Seed; the same seed gives the same section.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// A near-square block of spots instead of an irregular tissue outline.
     #[arg(long)]
     pub square: bool,
+    /// From --seed: the same seed gives the same section.
+    #[arg(skip)]
+    pub seed: u64,
 }
 
-pub fn run(global: &GlobalArgs, args: SimulateArgs) -> Result<()> {
-    check_output(&args.out, global.force)?;
-    let params = SimulateParams {
-        n_spots: args.n_spots,
-        n_genes: args.n_genes,
-        n_domains: args.n_domains,
-        noise: args.noise,
-        seed: args.seed,
-        irregular_outline: !args.square,
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Output h5ad (raw counts in X, microns in obsm['spatial'], obs['domain']).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: SimulateSettings,
+}
+
+pub fn run(inv: &Invocation, args: SimulateArgs) -> Result<()> {
+    let Some(s) = inv.prepare(&args.settings, &[&args.out])? else {
+        return Ok(());
     };
-    let data = params.simulate()?;
+    let params = SimulateParams {
+        n_spots: s.n_spots,
+        n_genes: s.n_genes,
+        n_domains: s.n_domains,
+        noise: s.noise,
+        seed: s.seed,
+        irregular_outline: !s.square,
+    };
+    let mut data = params.simulate()?;
+    inv.record(&mut data, &s, serde_json::Value::Null)?;
     io::h5ad::write_h5ad(&args.out, &data)?;
-    eprintln!(
+    inv.note(format!(
         "wrote {} ({} spots x {} genes, {} domains)",
         args.out.display(),
         data.n_obs(),
         data.n_vars(),
-        args.n_domains
-    );
+        s.n_domains
+    ));
     Ok(())
 }

@@ -5,24 +5,20 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dpvae_data::io;
-use dpvae_data::preprocess::{HvgFlavor, HvgParams};
-use dpvae_model::{BackendKind, MaskSpec};
+use dpvae_data::preprocess::{HvgFlavor, HvgParams, Preprocess};
+use dpvae_model::{MaskSpec, TrainConfig};
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
-use crate::cli::GlobalArgs;
 use crate::common::check_output;
-use crate::config;
+use crate::config::{CONFIG_FILE, Invocation};
 use crate::pipeline::{LikelihoodName, TrainSettings, train_reference};
 
-/// Flags shared by every command that trains (`train`, `run`). Unset flags leave the config file's value.
+/// Flags shared by every command that trains (`train`, `run`). Unset flags leave the config file's value; the
+/// file has [preprocess], [model] and [train] tables and `backend` (see --print-config), and --seed lands in
+/// `train.seed`.
 #[derive(Debug, Clone, Args)]
 pub struct TrainFlags {
-    /// TOML file with [preprocess], [model], [train] tables and `backend` (see --print-config).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Print the effective configuration as TOML and exit.
-    #[arg(long)]
-    pub print_config: bool,
     /// Weight of the distance-preserving loss (0: plain VAE).
     #[arg(long)]
     pub alpha2: Option<f64>,
@@ -59,12 +55,17 @@ pub struct TrainFlags {
     /// Fraction of spots held out for validation / early stopping.
     #[arg(long)]
     pub validation_fraction: Option<f64>,
-    /// Seed of everything random in training.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Compute backend: flex (default CPU), ndarray, or cuda (when built with --features cuda).
-    #[arg(long)]
-    pub backend: Option<BackendKind>,
+}
+
+/// Settings that contain a training run's preprocessing and training tables.
+pub trait TrainingSettings: Serialize + DeserializeOwned {
+    fn training_parts(&mut self) -> (&mut Preprocess, &mut TrainConfig);
+}
+
+impl TrainingSettings for TrainSettings {
+    fn training_parts(&mut self) -> (&mut Preprocess, &mut TrainConfig) {
+        (&mut self.preprocess, &mut self.train)
+    }
 }
 
 pub fn parse_mask(spec: &str) -> Result<MaskSpec> {
@@ -103,8 +104,8 @@ pub fn parse_flavor(s: &str) -> Result<HvgFlavor> {
 }
 
 impl TrainFlags {
-    /// The flags as a partial settings object (`null` = not given), for [`config::resolve`].
-    fn overlay(&self) -> Result<Value> {
+    /// The flags as a partial settings object (`null` = not given); `extra` adds a command's own flags.
+    fn overlay(&self, seed: Option<u64>, extra: Value) -> Result<Value> {
         let mask = self
             .mask
             .as_deref()
@@ -112,7 +113,7 @@ impl TrainFlags {
             .transpose()?
             .map(serde_json::to_value)
             .transpose()?;
-        Ok(json!({
+        let mut flags = json!({
             "model": {
                 "hidden": self.hidden,
                 "latent_dim": self.latent_dim,
@@ -126,21 +127,31 @@ impl TrainFlags {
                 "beta": self.beta,
                 "mask": mask,
                 "validation_fraction": self.validation_fraction,
-                "seed": self.seed,
+                "seed": seed,
             },
-            "backend": self.backend,
-        }))
+        });
+        if let (Value::Object(f), Value::Object(e)) = (&mut flags, extra) {
+            f.extend(e);
+        }
+        Ok(flags)
     }
 
-    /// Defaults, then the config file, then these flags.
-    pub fn resolve(&self, quiet: bool) -> Result<TrainSettings> {
-        let mut s: TrainSettings = config::resolve(self.config.as_deref(), &self.overlay()?)?;
+    /// `defaults`, then the config file, then these flags (and `extra`, a command's own); `None` when
+    /// `--print-config` printed them.
+    pub fn resolve<S: TrainingSettings>(
+        &self,
+        inv: &Invocation,
+        defaults: S,
+        extra: Value,
+    ) -> Result<Option<S>> {
+        let flags = self.overlay(inv.global.seed, extra)?;
+        let mut s: S = inv.resolve(serde_json::to_value(defaults)?, flags)?;
+        let (preprocess, train) = s.training_parts();
         if let Some(n) = self.hvg {
-            s.preprocess.hvg = if n == 0 {
+            preprocess.hvg = if n == 0 {
                 None
             } else {
-                let flavor = s
-                    .preprocess
+                let flavor = preprocess
                     .hvg
                     .as_ref()
                     .map(|h| h.flavor)
@@ -150,16 +161,15 @@ impl TrainFlags {
         }
         if let Some(f) = &self.flavor {
             let flavor = parse_flavor(f)?;
-            let n = s
-                .preprocess
+            let n = preprocess
                 .hvg
                 .as_ref()
                 .map(|h| h.n_top_genes)
                 .unwrap_or(100);
-            s.preprocess.hvg = Some(HvgParams::new(n, flavor));
+            preprocess.hvg = Some(HvgParams::new(n, flavor));
         }
-        s.train.quiet = s.train.quiet || quiet;
-        Ok(s)
+        train.quiet = train.quiet || inv.global.quiet;
+        inv.finish(s)
     }
 }
 
@@ -167,19 +177,21 @@ impl TrainFlags {
 pub struct TrainArgs {
     /// Reference with raw counts and coordinates (any supported format).
     pub reference: PathBuf,
-    /// Model directory to write.
+    /// Model directory to write (with config.toml, the effective settings, and history.csv).
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
     pub flags: TrainFlags,
 }
 
-pub fn run(global: &GlobalArgs, args: TrainArgs) -> Result<()> {
-    let settings = args.flags.resolve(global.quiet)?;
-    if args.flags.print_config {
-        print!("{}", config::to_toml(&settings)?);
+pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
+    let Some(settings) = args
+        .flags
+        .resolve(inv, TrainSettings::default(), Value::Null)?
+    else {
         return Ok(());
-    }
+    };
+    let global = inv.global;
     check_output(&args.out, global.force)?;
     let data = io::read(&args.reference)
         .with_context(|| format!("could not read {}", args.reference.display()))?;
@@ -194,17 +206,13 @@ pub fn run(global: &GlobalArgs, args: TrainArgs) -> Result<()> {
             .with_context(|| format!("could not replace {}", args.out.display()))?;
     }
     trained.saved.save(&args.out)?;
-    let settings_toml = config::to_toml(&settings)?;
-    dpvae_data::atomic::write_bytes_atomic(
-        &args.out.join("settings.toml"),
-        settings_toml.as_bytes(),
-    )?;
+    inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
     trained
         .outcome
         .history
         .write_csv(&args.out.join("history.csv"))?;
     let last = trained.outcome.history.last();
-    eprintln!(
+    inv.note(format!(
         "trained on {} spots x {} genes for {} epochs on {}; final loss {:.4} (lambda {:.4}); model in {}",
         data.n_obs(),
         trained.saved.genes.len(),
@@ -213,6 +221,6 @@ pub fn run(global: &GlobalArgs, args: TrainArgs) -> Result<()> {
         last.map(|r| r.total).unwrap_or(f64::NAN),
         last.map(|r| r.lambda).unwrap_or(f64::NAN),
         args.out.display()
-    );
+    ));
     Ok(())
 }
