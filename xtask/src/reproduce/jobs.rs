@@ -496,3 +496,96 @@ pub fn run_and_store(ctx: &Context, store: &Store, job: &Job) -> Result<JobRecor
     store.save(&rec)?;
     Ok(rec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Figure 2 on every panel section against scanpy + scipy (fixtures/reproduce/make_fig2_scanpy.py).
+    #[test]
+    fn figure2_correlations_match_scanpy() {
+        let Some(manifest) =
+            dpvae_data::testdata::require("figure2_correlations_match_scanpy", "MANIFEST.tsv")
+        else {
+            return;
+        };
+        let panel = Panel::from_manifest(manifest.parent().expect("data dir")).unwrap();
+        let profile = Profile {
+            mantel_perms: 0,
+            ..Profile::quick()
+        };
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../fixtures/reproduce/fig2_scanpy.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let expected = fixture["sections"].as_object().unwrap();
+        assert_eq!(expected.len(), panel.sections.len());
+        let ctx = Context::new(panel, profile, BackendKind::Flex);
+        for (name, want) in expected {
+            let got = ctx.correlation(name).unwrap();
+            assert_eq!(
+                got.n_pairs as u64,
+                want["n_pairs"].as_u64().unwrap(),
+                "{name}"
+            );
+            for (value, key) in [
+                (got.r, "r"),
+                (got.ci_low, "ci_low"),
+                (got.ci_high, "ci_high"),
+            ] {
+                let w = want[key].as_f64().unwrap();
+                assert!(
+                    (value - w).abs() < 1e-6,
+                    "{name} {key}: {value} vs scanpy/scipy {w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn job_keys_name_every_field_that_changes_the_result() {
+        let a = Job::Latent {
+            section: "s".into(),
+            likelihood: LikelihoodName::Nb,
+            alpha2: 100.0,
+            seed: 3,
+        };
+        assert_eq!(a.key(), "latent-s-nb-a2_100-seed3");
+        let b = Job::Holdout {
+            section: "s".into(),
+            alpha2: 0.1,
+            seed: 0,
+        };
+        assert_eq!(b.key(), "holdout-s-a2_0.1-seed0");
+    }
+
+    #[test]
+    fn stored_results_are_reused_only_for_the_same_profile_and_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let job = Job::Correlation {
+            section: "s".into(),
+        };
+        let rec = JobRecord {
+            format: JOB_FORMAT,
+            job: job.clone(),
+            profile: Profile::quick(),
+            backend: "flex".into(),
+            seconds: 1.0,
+            result: serde_json::json!({"r": 0.5}),
+        };
+        store.save(&rec).unwrap();
+        assert!(store.load(&job, &Profile::quick()).is_some());
+        assert!(store.load(&job, &Profile::full()).is_none());
+        let old = JobRecord {
+            format: JOB_FORMAT + 1,
+            ..rec
+        };
+        store.save(&old).unwrap();
+        assert!(store.load(&job, &Profile::quick()).is_none());
+    }
+}

@@ -226,3 +226,71 @@ fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("cargo xtask {}", args.join(" "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifest::Section;
+
+    fn panel() -> Panel {
+        let names = [
+            ("visium_V1_Adult_Mouse_Brain_top100", 2702),
+            ("visium_dlpfc_151673", 3639),
+            ("visium_dlpfc_151674", 3673),
+            ("st_mouse_brain_hippo1", 1098),
+            ("st_mouse_brain_hippo2", 1184),
+            ("st_mouse_brain_hippo3", 1122),
+        ];
+        Panel {
+            source: "MANIFEST.tsv".into(),
+            sections: names
+                .iter()
+                .map(|(n, k)| Section {
+                    name: n.to_string(),
+                    path: format!("panel/{n}.h5ad").into(),
+                    tech: "Visium".into(),
+                    species: "mouse".into(),
+                    paper_dataset: false,
+                    n_obs: *k,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_plan_shares_jobs_between_experiments_and_keys_are_unique() {
+        let (panel, p) = (panel(), Profile::full());
+        let jobs = plan(&Experiment::ALL, &panel, &p);
+        let mut keys: Vec<String> = jobs.iter().map(Job::key).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), jobs.len(), "one file per job");
+        let count = |prefix: &str| jobs.iter().filter(|j| j.key().starts_with(prefix)).count();
+        // Figures 6, 7, 9 and 10 share the a2-grid runs: 6 sections x 5 values of a2.
+        assert_eq!(count("holdout-"), 6 * 5);
+        assert_eq!(count("correlation-"), 6);
+        assert_eq!(count("snapshots-visium_V1_Adult_Mouse_Brain_top100"), 2);
+        // Transfer: dlpfc (2 members) and the ST hippocampus group (3): one model per member.
+        assert_eq!(count("transfer-"), 5);
+        // Table 1: the ST group's 3 sections x 4 conditions x 5 seeds.
+        assert_eq!(count("latent-"), 3 * 4 * 5);
+        // Figure 8 only needs the first training section of each group.
+        assert_eq!(plan(&[Experiment::Fig8], &panel, &p).len(), 2);
+    }
+
+    #[test]
+    fn quick_runs_the_smallest_sections_with_a_short_grid() {
+        let (panel, p) = (panel(), Profile::quick());
+        assert_eq!(
+            p.sections(&panel),
+            vec![
+                "st_mouse_brain_hippo1",
+                "st_mouse_brain_hippo3",
+                "st_mouse_brain_hippo2"
+            ]
+        );
+        let jobs = plan(&[Experiment::Fig9, Experiment::Fig10], &panel, &p);
+        assert_eq!(jobs.len(), 3 * 2, "fig10's grid of two is fig9's pair");
+        assert_eq!(p.table1_sections(&panel).len(), 2);
+    }
+}
