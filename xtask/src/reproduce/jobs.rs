@@ -16,7 +16,7 @@ use dpvae_eval::{
     AutocorrParams, DistanceCorrelationParams, Features, Identity, Transform, WeightsParams,
     reconstruction_error,
 };
-use dpvae_model::BackendKind;
+use dpvae_model::{BackendKind, LambdaMode};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,11 +31,13 @@ use super::profile::Profile;
 pub enum Job {
     /// Pearson r of expression vs spatial distances (Figure 2).
     Correlation { section: String },
-    /// Train on 80% of a section, reconstruct the held-out 20% (Figures 6, 7, 9, 10).
+    /// Train on 80% of a section, reconstruct the held-out 20% (Figures 6, 7, 9, 10; Figure 9 also with the
+    /// other lambda mode).
     Holdout {
         section: String,
         alpha2: f64,
         seed: u64,
+        lambda: LambdaMode,
     },
     /// Train on a whole section recording the latent space as it forms (Figure 5).
     Snapshots {
@@ -59,6 +61,13 @@ pub enum Job {
     },
 }
 
+fn lambda_name(l: LambdaMode) -> &'static str {
+    match l {
+        LambdaMode::Fixed => "fixed",
+        LambdaMode::Learned => "learned",
+    }
+}
+
 impl Job {
     /// File-name-safe identifier.
     pub fn key(&self) -> String {
@@ -68,7 +77,11 @@ impl Job {
                 section,
                 alpha2,
                 seed,
-            } => format!("holdout-{section}-a2_{alpha2}-seed{seed}"),
+                lambda,
+            } => format!(
+                "holdout-{section}-a2_{alpha2}-seed{seed}-lambda_{}",
+                lambda_name(*lambda)
+            ),
             Job::Snapshots {
                 section,
                 alpha2,
@@ -104,7 +117,7 @@ impl Job {
 }
 
 /// Version of what jobs compute; bump it when a job's computation changes so cached results are redone.
-pub const JOB_FORMAT: u32 = 1;
+pub const JOB_FORMAT: u32 = 2;
 
 /// What a finished job leaves on disk.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +244,7 @@ impl Context {
         s.train.batch_size = self.profile.batch_size;
         s.train.alpha2 = alpha2;
         s.train.seed = seed;
+        s.train.lambda = self.profile.lambda;
         s.train.quiet = true;
         s.backend = self.backend;
         s
@@ -244,7 +258,8 @@ impl Context {
                 section,
                 alpha2,
                 seed,
-            } => serde_json::to_value(self.holdout(section, *alpha2, *seed)?)?,
+                lambda,
+            } => serde_json::to_value(self.holdout(section, *alpha2, *seed, *lambda)?)?,
             Job::Snapshots {
                 section,
                 alpha2,
@@ -286,12 +301,20 @@ impl Context {
         })
     }
 
-    fn holdout(&self, section: &str, alpha2: f64, seed: u64) -> Result<HoldoutResult> {
+    fn holdout(
+        &self,
+        section: &str,
+        alpha2: f64,
+        seed: u64,
+        lambda: LambdaMode,
+    ) -> Result<HoldoutResult> {
         let data = self.section(section)?;
         let split = train_test_split(data.n_obs(), self.profile.test_fraction, seed)?;
         let reference = data.select_obs(&split.train)?;
         let query = data.select_obs(&split.test)?;
-        let trained = train_reference(&reference, &self.settings(alpha2, seed), section)?;
+        let mut settings = self.settings(alpha2, seed);
+        settings.train.lambda = lambda;
+        let trained = train_reference(&reference, &settings, section)?;
         let test = latent_of(&trained.saved, &query, self.backend)?;
         let train = latent_of(&trained.saved, &reference, self.backend)?;
         let truth = query.require_spatial()?;
@@ -559,8 +582,9 @@ mod tests {
             section: "s".into(),
             alpha2: 0.1,
             seed: 0,
+            lambda: LambdaMode::Learned,
         };
-        assert_eq!(b.key(), "holdout-s-a2_0.1-seed0");
+        assert_eq!(b.key(), "holdout-s-a2_0.1-seed0-lambda_learned");
     }
 
     #[test]

@@ -266,8 +266,17 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), jobs.len(), "one file per job");
         let count = |prefix: &str| jobs.iter().filter(|j| j.key().starts_with(prefix)).count();
-        // Figures 6, 7, 9 and 10 share the a2-grid runs: 6 sections x 5 values of a2.
-        assert_eq!(count("holdout-"), 6 * 5);
+        // Figures 6, 7, 9 and 10 share the a2-grid runs: 6 sections x 5 values of a2, plus Figure 9's dp-VAE
+        // with a learned lambda.
+        assert_eq!(count("holdout-"), 6 * 5 + 6);
+        assert_eq!(
+            count("holdout-")
+                - jobs
+                    .iter()
+                    .filter(|j| j.key().ends_with("lambda_fixed"))
+                    .count(),
+            6
+        );
         assert_eq!(count("correlation-"), 6);
         assert_eq!(count("snapshots-visium_V1_Adult_Mouse_Brain_top100"), 2);
         // Transfer: dlpfc (2 members) and the ST hippocampus group (3): one model per member.
@@ -290,7 +299,11 @@ mod tests {
             ]
         );
         let jobs = plan(&[Experiment::Fig9, Experiment::Fig10], &panel, &p);
-        assert_eq!(jobs.len(), 3 * 2, "fig10's grid of two is fig9's pair");
+        assert_eq!(
+            jobs.len(),
+            3 * 3,
+            "fig10's grid of two is fig9's pair (plus the lambda variant)"
+        );
         assert_eq!(p.table1_sections(&panel).len(), 2);
     }
 }

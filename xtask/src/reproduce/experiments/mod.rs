@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use dpvae_cli::pipeline::LikelihoodName;
+use dpvae_model::LambdaMode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -73,16 +74,18 @@ impl Experiment {
     /// The jobs this experiment reads.
     pub fn jobs(&self, panel: &Panel, p: &Profile) -> Vec<Job> {
         let sections = p.sections(panel);
-        let holdout = |alpha2: f64| -> Vec<Job> {
+        let holdout_with = |alpha2: f64, lambda: LambdaMode| -> Vec<Job> {
             sections
                 .iter()
                 .map(|s| Job::Holdout {
                     section: s.clone(),
                     alpha2,
                     seed: p.seed,
+                    lambda,
                 })
                 .collect()
         };
+        let holdout = |alpha2: f64| holdout_with(alpha2, p.lambda);
         match self {
             Experiment::Fig2 => sections
                 .iter()
@@ -96,9 +99,15 @@ impl Experiment {
                     seed: p.seed,
                 })
                 .collect(),
-            Experiment::Fig6 | Experiment::Fig9 => {
+            Experiment::Fig6 => {
                 let mut j = holdout(0.0);
                 j.extend(holdout(p.alpha2_dp));
+                j
+            }
+            Experiment::Fig9 => {
+                let mut j = holdout(0.0);
+                j.extend(holdout(p.alpha2_dp));
+                j.extend(holdout_with(p.alpha2_dp, other_lambda(p.lambda)));
                 j
             }
             Experiment::Fig7 | Experiment::Fig10 => {
@@ -164,6 +173,14 @@ impl Experiment {
     }
 }
 
+/// The lambda mode Figure 9 compares with the protocol's.
+pub fn other_lambda(l: LambdaMode) -> LambdaMode {
+    match l {
+        LambdaMode::Fixed => LambdaMode::Learned,
+        LambdaMode::Learned => LambdaMode::Fixed,
+    }
+}
+
 fn is_first_of_group(job: &Job) -> bool {
     matches!(job, Job::Transfer { train, targets, .. } if targets.first() == Some(train))
 }
@@ -189,10 +206,20 @@ impl Assembly<'_> {
     }
 
     fn holdout(&self, section: &str, alpha2: f64) -> Result<super::jobs::HoldoutResult> {
+        self.holdout_with(section, alpha2, self.profile.lambda)
+    }
+
+    fn holdout_with(
+        &self,
+        section: &str,
+        alpha2: f64,
+        lambda: LambdaMode,
+    ) -> Result<super::jobs::HoldoutResult> {
         self.result(&Job::Holdout {
             section: section.to_string(),
             alpha2,
             seed: self.profile.seed,
+            lambda,
         })
     }
 
