@@ -74,7 +74,7 @@ pub fn run(inv: &Invocation, args: ProcrustesArgs) -> Result<()> {
         );
         println!("spots compared: {}", m.barcodes.len());
         println!(
-            "per-spot residuals (unit-norm frame): mean {:.5}, median {:.5}, max {:.5}",
+            "per-spot distance to the truth after alignment (truth units): mean {:.5}, median {:.5}, max {:.5}",
             summary["residual_mean"].as_f64().unwrap_or(f64::NAN),
             median,
             summary["residual_max"].as_f64().unwrap_or(f64::NAN)
