@@ -494,3 +494,91 @@ fn demo_writes_figures_results_and_its_settings() {
     assert_eq!(String::from_utf8(again.stdout).unwrap(), stored);
     assert!(stored.contains("n_spots = 200") && stored.contains("seed = 2"));
 }
+
+/// A copy of the simulated tissue with `edit` applied, written by the data layer (as any h5ad a user brings).
+fn edited_copy(src: &Path, dst: &Path, edit: impl FnOnce(&mut dpvae_data::SpatialData)) -> PathBuf {
+    let mut data = dpvae_data::io::read(src).unwrap();
+    edit(&mut data);
+    dpvae_data::io::h5ad::write_h5ad(dst, &data).unwrap();
+    dst.to_path_buf()
+}
+
+#[test]
+fn data_that_cannot_serve_the_step_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let tissue = simulate(dir.path());
+    let no_coords = edited_copy(&tissue, &dir.path().join("no_coords.h5ad"), |d| {
+        d.spatial = None
+    });
+    let other_genes = edited_copy(&tissue, &dir.path().join("other_genes.h5ad"), |d| {
+        for g in d.var_names.iter_mut() {
+            *g = format!("other-{g}");
+        }
+    });
+    // a dp-VAE needs the reference's coordinates; the message names the way out (a plain VAE)
+    dpvae()
+        .args(["train", "--epochs", "2", "--out"])
+        .arg(dir.path().join("m_nocoords"))
+        .arg(&no_coords)
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("the reference has no coordinates")
+                .and(predicate::str::contains("--alpha2 0")),
+        );
+    assert!(
+        !dir.path().join("m_nocoords").exists(),
+        "no half-written model"
+    );
+    // a plain VAE trains without them
+    let (model, _) = train_and_embed(
+        dir.path(),
+        &no_coords,
+        &["--epochs", "3", "--hvg", "30", "--alpha2", "0"],
+    );
+    // a query whose genes do not overlap the model's cannot be embedded
+    dpvae()
+        .arg("embed")
+        .arg(&model)
+        .arg(&other_genes)
+        .arg("--out")
+        .arg(dir.path().join("q.h5ad"))
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("do reference and query share genes")
+                .and(predicate::str::contains("are missing from the query")),
+        );
+    assert!(!dir.path().join("q.h5ad").exists());
+    // evaluation needs true coordinates: neither --truth nor obsm['spatial'] in the input
+    let embedded = dir.path().join("embedded.h5ad");
+    let rec = dir.path().join("rec.h5ad");
+    dpvae()
+        .arg("reconstruct")
+        .arg(&embedded)
+        .arg("--out")
+        .arg(&rec)
+        .assert()
+        .success();
+    dpvae()
+        .arg("evaluate")
+        .arg(&rec)
+        .arg("--out")
+        .arg(dir.path().join("eval"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "evaluation needs the true coordinates",
+        ));
+    // `run` on a query without coordinates places it and skips the evaluation instead of failing
+    let out = dir.path().join("run");
+    dpvae()
+        .args(["run", "--epochs", "3", "--hvg", "30", "--out"])
+        .arg(&out)
+        .arg(&tissue)
+        .arg(&no_coords)
+        .assert()
+        .success();
+    assert!(out.join("query_coords.csv").exists());
+    assert!(!out.join("evaluation.json").exists());
+}
