@@ -138,6 +138,35 @@ fn bounds(points: &[(f64, f64)]) -> ((f64, f64), (f64, f64)) {
     (pad(xb), pad(yb))
 }
 
+/// The corner of the plot area with the fewest data points in its outer third by quarter, so the legend hides
+/// as little as possible.
+fn legend_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
+    let near = |v: f64, (lo, hi): (f64, f64), low_side: bool, share: f64| {
+        let t = (v - lo) / (hi - lo);
+        if low_side {
+            t <= share
+        } else {
+            t >= 1.0 - share
+        }
+    };
+    [
+        (SeriesLabelPosition::UpperRight, false, false),
+        (SeriesLabelPosition::UpperLeft, true, false),
+        (SeriesLabelPosition::LowerRight, false, true),
+        (SeriesLabelPosition::LowerLeft, true, true),
+    ]
+    .into_iter()
+    .min_by_key(|&(_, left, bottom)| {
+        points
+            .iter()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .filter(|p| near(p.0, x, left, 0.4) && near(p.1, y, bottom, 0.3))
+            .count()
+    })
+    .map(|(pos, _, _)| pos)
+    .expect("four corners")
+}
+
 fn draw_panels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     panels: &[Panel],
@@ -146,7 +175,7 @@ fn draw_panels<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((1, panels.len()));
     for (area, panel) in areas.iter().zip(panels) {
         let ((x0, x1), (y0, y1)) = bounds(&panel.points);
@@ -157,7 +186,7 @@ where
             .x_label_area_size(28)
             .y_label_area_size(44)
             .build_cartesian_2d(x0..x1, ya..yb)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(err)?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -165,7 +194,7 @@ where
             .y_labels(5)
             .label_style(("sans-serif", 11))
             .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(err)?;
         let (lo, hi) = match &panel.colouring {
             Colouring::Continuous { values, .. } => values
                 .iter()
@@ -192,7 +221,7 @@ where
                     .enumerate()
                     .map(|(i, &(x, y))| Circle::new((x, y), 2, colour_of(i).filled())),
             )
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(err)?;
         chart
             .draw_series(
                 panel
@@ -200,19 +229,19 @@ where
                     .iter()
                     .map(|&i| Cross::new(panel.points[i], 6, BLACK.stroke_width(2))),
             )
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(err)?;
         if let Colouring::Category { names, labels } = &panel.colouring {
             let present: std::collections::BTreeSet<usize> = labels.iter().copied().collect();
             for (row, &c) in present.iter().enumerate().take(12) {
                 let y = 30 + row as i32 * 14;
                 area.draw(&Circle::new((60, y), 4, category_colour(c).filled()))
-                    .map_err(|e| anyhow!("{e}"))?;
+                    .map_err(err)?;
                 area.draw(&Text::new(
                     names.get(c).cloned().unwrap_or_default(),
                     (68, y - 6),
                     ("sans-serif", 11),
                 ))
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(err)?;
             }
         }
         if let Colouring::Continuous { name, .. } = &panel.colouring {
@@ -221,64 +250,10 @@ where
                 (56, 26),
                 ("sans-serif", 11),
             ))
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(err)?;
         }
     }
-    root.present().map_err(|e| anyhow!("{e}"))?;
-    Ok(())
-}
-
-fn draw_lines<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let all: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.points.iter().copied())
-        .collect();
-    let ((x0, x1), (y0, y1)) = bounds(&all);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .label_style(("sans-serif", 12))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    for (i, s) in series.iter().enumerate() {
-        let colour = category_colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied().filter(|p| p.1.is_finite()),
-                colour.stroke_width(2),
-            ))
-            .map_err(|e| anyhow!("{e}"))?
-            .label(s.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    root.present().map_err(|e| anyhow!("{e}"))?;
+    root.present().map_err(err)?;
     Ok(())
 }
 
@@ -343,10 +318,23 @@ where
             .map_err(err)?;
     }
     let width = 0.6 / series.len().max(1) as f64;
+    // Where marks land, to keep the legend off them.
+    let mut drawn: Vec<(f64, f64)> = Vec::new();
     for (k, s) in series.iter().enumerate() {
         let colour = category_colour(k);
         let offset = -0.3 + width * (k as f64 + 0.5);
+        drawn.extend(
+            s.values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as f64 + offset, v)),
+        );
         if let Some(iv) = &s.intervals {
+            drawn.extend(
+                iv.iter()
+                    .enumerate()
+                    .flat_map(|(i, &(lo, hi))| [(i as f64 + offset, lo), (i as f64 + offset, hi)]),
+            );
             chart
                 .draw_series(iv.iter().enumerate().map(|(i, &(lo, hi))| {
                     PathElement::new(
@@ -369,6 +357,7 @@ where
     }
     chart
         .configure_series_labels()
+        .position(legend_corner(&drawn, (-0.5, n as f64 - 0.5), (y0, y1)))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 12))
@@ -378,13 +367,14 @@ where
     Ok(())
 }
 
-/// Lines with shaded bands.
+/// Lines, with their bands shaded when `shaded` (a plain line chart passes bands of zero width).
 fn draw_bands<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &[BandSeries],
+    shaded: bool,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -415,14 +405,16 @@ where
         .map_err(err)?;
     for (i, s) in series.iter().enumerate() {
         let colour = category_colour(i);
-        let mut outline: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.3)).collect();
-        outline.extend(s.points.iter().rev().map(|p| (p.0, p.2)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                outline,
-                colour.mix(0.18).filled(),
-            )))
-            .map_err(err)?;
+        if shaded {
+            let mut outline: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.3)).collect();
+            outline.extend(s.points.iter().rev().map(|p| (p.0, p.2)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    colour.mix(0.18).filled(),
+                )))
+                .map_err(err)?;
+        }
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().map(|p| (p.0, p.1)),
@@ -436,6 +428,7 @@ where
     }
     chart
         .configure_series_labels()
+        .position(legend_corner(&all, (x0, x1), (y0, y1)))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 12))
@@ -533,12 +526,6 @@ enum Figure<'a> {
         panels: &'a [Panel],
         invert_y: bool,
     },
-    Lines {
-        title: &'a str,
-        x_label: &'a str,
-        y_label: &'a str,
-        series: &'a [Series],
-    },
     Categories {
         title: &'a str,
         y_label: &'a str,
@@ -550,6 +537,7 @@ enum Figure<'a> {
         x_label: &'a str,
         y_label: &'a str,
         series: &'a [BandSeries],
+        shaded: bool,
     },
     Heatmaps(&'a [Heatmap]),
 }
@@ -561,12 +549,6 @@ impl Figure<'_> {
     {
         match self {
             Figure::Panels { panels, invert_y } => draw_panels(root, panels, *invert_y),
-            Figure::Lines {
-                title,
-                x_label,
-                y_label,
-                series,
-            } => draw_lines(root, title, x_label, y_label, series),
             Figure::Categories {
                 title,
                 y_label,
@@ -578,7 +560,8 @@ impl Figure<'_> {
                 x_label,
                 y_label,
                 series,
-            } => draw_bands(root, title, x_label, y_label, series),
+                shaded,
+            } => draw_bands(root, title, x_label, y_label, series, *shaded),
             Figure::Heatmaps(maps) => draw_heatmaps(root, maps),
         }
     }
@@ -631,14 +614,28 @@ pub fn line_chart(
     y_label: &str,
     series: &[Series],
 ) -> Result<Vec<PathBuf>> {
+    // Points without a finite value (an epoch whose loss was not recorded) are left out of the line.
+    let lines: Vec<BandSeries> = series
+        .iter()
+        .map(|s| BandSeries {
+            name: s.name.clone(),
+            points: s
+                .points
+                .iter()
+                .filter(|p| p.1.is_finite())
+                .map(|&(x, y)| (x, y, y, y))
+                .collect(),
+        })
+        .collect();
     render_both(
         stem,
         (760, 460),
-        &Figure::Lines {
+        &Figure::Bands {
             title,
             x_label,
             y_label,
-            series,
+            series: &lines,
+            shaded: false,
         },
     )
 }
@@ -653,8 +650,14 @@ pub fn category_chart(
     series: &[CategorySeries],
 ) -> Result<Vec<PathBuf>> {
     // Labels are drawn horizontally (rotated text is unreliable in the bitmap backend), so each category
-    // gets room for a short name.
-    let width = (160 + 120 * categories.len() as u32).max(560);
+    // gets room for its name (about 7 px a character at the 12 px label font).
+    let longest = categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0) as u32;
+    let per_category = (7 * longest + 24).max(120);
+    let width = (160 + per_category * categories.len() as u32).max(560);
     render_both(
         stem,
         (width, 520),
@@ -683,6 +686,7 @@ pub fn band_chart(
             x_label,
             y_label,
             series,
+            shaded: true,
         },
     )
 }
