@@ -627,17 +627,7 @@ pub fn line_chart(
                 .collect(),
         })
         .collect();
-    render_both(
-        stem,
-        (760, 460),
-        &Figure::Bands {
-            title,
-            x_label,
-            y_label,
-            series: &lines,
-            shaded: false,
-        },
-    )
+    render_bands(stem, [title, x_label, y_label], &lines, false)
 }
 
 /// Values per category with optional intervals (e.g. a correlation and its 95% interval per section), several
@@ -678,6 +668,16 @@ pub fn band_chart(
     y_label: &str,
     series: &[BandSeries],
 ) -> Result<Vec<PathBuf>> {
+    render_bands(stem, [title, x_label, y_label], series, true)
+}
+
+/// Line and band charts share one size and one drawing function.
+fn render_bands(
+    stem: &Path,
+    [title, x_label, y_label]: [&str; 3],
+    series: &[BandSeries],
+    shaded: bool,
+) -> Result<Vec<PathBuf>> {
     render_both(
         stem,
         (760, 460),
@@ -686,7 +686,7 @@ pub fn band_chart(
             x_label,
             y_label,
             series,
-            shaded: true,
+            shaded,
         },
     )
 }
