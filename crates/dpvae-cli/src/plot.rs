@@ -355,16 +355,32 @@ where
             .label(s.name.clone())
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
     }
+    draw_legend(
+        &mut chart,
+        legend_corner(&drawn, (-0.5, n as f64 - 0.5), (y0, y1)),
+    )?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The series legend at `position`, on a white box so it stays readable over the data.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
     chart
         .configure_series_labels()
-        .position(legend_corner(&drawn, (-0.5, n as f64 - 0.5), (y0, y1)))
+        .position(position)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 12))
         .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+        .map_err(err)
 }
 
 /// Lines, with their bands shaded when `shaded` (a plain line chart passes bands of zero width).
@@ -426,16 +442,19 @@ where
                 PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(legend_corner(&all, (x0, x1), (y0, y1)))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, legend_corner(&all, (x0, x1), (y0, y1)))?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// The label of the heatmap cell centred at `at` (cells span [i, i+1)); ticks between cells stay blank.
+fn cell_label(labels: &[String], at: f64) -> String {
+    let i = at - 0.5;
+    if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i.round() as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// Heatmaps side by side, each cell coloured on one shared blue-to-red ramp and labelled with its value.
@@ -468,52 +487,29 @@ where
             .disable_mesh()
             .x_labels(nc * 2 + 1)
             .y_labels(nr * 2 + 1)
-            .x_label_formatter(&|x: &f64| {
-                let i = x - 0.5;
-                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
-                    cols.get(i.round() as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y: &f64| {
-                let i = y - 0.5;
-                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
-                    rows.get(i.round() as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x: &f64| cell_label(&cols, *x))
+            .y_label_formatter(&|y: &f64| cell_label(&rows, *y))
             .label_style(("sans-serif", 11))
             .x_desc(m.col_desc.as_str())
             .y_desc(m.row_desc.as_str())
             .draw()
             .map_err(err)?;
+        // (top-left corner, value) of every cell, row-major as `values` is stored.
+        let cells: Vec<((f64, f64), f64)> = (0..nr)
+            .flat_map(|r| (0..nc).map(move |c| ((c as f64, r as f64), m.values[r * nc + c])))
+            .collect();
         chart
-            .draw_series(
-                (0..nr)
-                    .flat_map(|r| (0..nc).map(move |c| (r, c)))
-                    .map(|(r, c)| {
-                        let v = m.values[r * nc + c];
-                        Rectangle::new(
-                            [(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)],
-                            ramp((v - lo) / (hi - lo).max(1e-300)).filled(),
-                        )
-                    }),
-            )
+            .draw_series(cells.iter().map(|&((x, y), v)| {
+                Rectangle::new(
+                    [(x, y), (x + 1.0, y + 1.0)],
+                    ramp((v - lo) / (hi - lo).max(1e-300)).filled(),
+                )
+            }))
             .map_err(err)?;
         chart
-            .draw_series(
-                (0..nr)
-                    .flat_map(|r| (0..nc).map(move |c| (r, c)))
-                    .map(|(r, c)| {
-                        Text::new(
-                            format!("{:.3}", m.values[r * nc + c]),
-                            (c as f64 + 0.3, r as f64 + 0.45),
-                            ("sans-serif", 12),
-                        )
-                    }),
-            )
+            .draw_series(cells.iter().map(|&((x, y), v)| {
+                Text::new(format!("{v:.3}"), (x + 0.3, y + 0.45), ("sans-serif", 12))
+            }))
             .map_err(err)?;
     }
     root.present().map_err(err)?;
