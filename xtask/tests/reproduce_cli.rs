@@ -27,6 +27,20 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Every cached job result under `<out>/jobs` with its modification time, sorted by name.
+fn job_files(out: &Path) -> Vec<(String, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(out.join("jobs"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let modified = e.metadata().unwrap().modified().unwrap();
+            (e.file_name().to_string_lossy().into_owned(), modified)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// A data directory laid out as ../shared/data: panel/*.h5ad and a MANIFEST.tsv listing them.
 fn simulated_panel(dir: &Path) {
     std::fs::create_dir_all(dir.join("panel")).unwrap();
@@ -86,12 +100,15 @@ fn reproduce_runs_resumes_reports_and_checks_bands() {
         assert!(out.join(f).exists(), "missing {f}");
     }
 
-    // everything is cached now: a second run trains nothing and gives the same numbers
+    // everything is cached now: a second run rewrites no job file and gives the same numbers
     let listed = xtask(&["fig2", "fig9", "--quick", "--list-jobs"], &data, &out);
     let listing = String::from_utf8(listed.stdout).unwrap();
     assert!(listing.lines().all(|l| l.contains("\tdone\t")), "{listing}");
-    let again = xtask(&[&args[..], &["--report-only"]].concat(), &data, &out);
+    let before = job_files(&out);
+    assert_eq!(before.len(), 3 * 4, "{before:?}");
+    let again = xtask(&args, &data, &out);
     assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(job_files(&out), before, "a finished job was run again");
     let results2: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results2["experiments"]["fig9"]["headline"], *fig9);
