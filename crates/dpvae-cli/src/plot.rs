@@ -138,8 +138,8 @@ fn bounds(points: &[(f64, f64)]) -> ((f64, f64), (f64, f64)) {
     (pad(xb), pad(yb))
 }
 
-/// The corner of the plot area with the fewest data points in its outer third by quarter, so the legend hides
-/// as little as possible.
+/// The corner of the plot area with the fewest data points near it (within 40% of the width and 30% of the
+/// height), so the legend hides as little as possible.
 fn legend_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
     let near = |v: f64, (lo, hi): (f64, f64), low_side: bool, share: f64| {
         let t = (v - lo) / (hi - lo);
