@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod error;
 pub mod fetch;
 pub mod io;
+pub mod linalg;
 pub mod matrix;
 pub mod preprocess;
 pub mod simulate;

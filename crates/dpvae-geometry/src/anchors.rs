@@ -14,11 +14,11 @@ use crate::distance::stress1;
 use crate::error::{GeometryError, Result};
 use crate::kernel::{GuttmanLoss, pair_pass};
 use crate::l1::L1Params;
-use crate::linalg::svd_square;
 use crate::objective::{AnchorPenalty, PairLossKind, PairObjective, minimise_lbfgs};
 use crate::procrustes::rigid_fit;
 use crate::smacof::run_smacof;
 use crate::validate;
+use dpvae_data::linalg::svd_square;
 
 /// Spots with known coordinates: row `indices[r]` of the data sits at `coords[r]`.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,8 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::error::{GeometryError, Result};
-use crate::linalg::symmetric_eigen;
 use crate::validate;
+use dpvae_data::linalg::symmetric_eigen;
 
 /// Classical MDS embedding and the eigenvalues it was built from.
 #[derive(Debug, Clone)]

@@ -15,7 +15,6 @@ mod error;
 mod kernel;
 mod l1;
 mod landmark;
-mod linalg;
 mod objective;
 mod procrustes;
 mod reconstruct;

@@ -5,8 +5,8 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use crate::error::{GeometryError, Result};
-use crate::linalg::{determinant, svd_square};
 use crate::validate;
+use dpvae_data::linalg::{determinant, svd_square};
 
 /// Options for [`ProcrustesParams::fit`]. The default allows reflections, like scipy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,12 @@
 pub mod hvg;
 pub mod loess;
 pub mod normalize;
+pub mod pca;
 pub mod pipeline;
 pub mod qc;
 
 pub use hvg::{HvgFlavor, HvgParams, HvgResult};
 pub use normalize::{NormalizeReport, ScaleStats, log1p, normalize_total};
-pub use pipeline::{ApplyReport, FitReport, FittedPreprocess, Preprocess};
+pub use pca::{FittedPca, PcaParams};
+pub use pipeline::{ApplyReport, FitReport, FittedPreprocess, MIN_SPOTS_OWN_SCALE, Preprocess};
 pub use qc::{QcMetrics, QcParams, QcReport, qc_metrics};

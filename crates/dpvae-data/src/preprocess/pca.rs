@@ -1,0 +1,269 @@
+//! Principal components of the processed expression, fitted on a reference and applied to queries.
+//!
+//! Randomized SVD (Halko, Martinsson & Tropp 2011, as scikit-learn's `svd_solver='randomized'`): a seeded
+//! Gaussian sketch with `k + 10` columns, four power iterations re-orthonormalised each time, then the exact
+//! eigen-decomposition of the small projected Gram matrix. Signs follow scikit-learn's `svd_flip` (the largest
+//! loading of each component is positive), so a fit is deterministic for a seed.
+//!
+//! Scores are divided by one scalar, `sqrt(mean of the k explained variances)`, so the features have unit
+//! variance on average while keeping their relative weight (a Gaussian decoder then sees order-1 targets).
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::linalg::symmetric_eigen;
+
+/// Options of the PCA step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PcaParams {
+    /// Number of components kept (capped at `min(spots, genes) - 1`).
+    pub n_components: usize,
+    /// Seed of the random sketch.
+    pub seed: u64,
+    /// Divide each component's scores by its own standard deviation (scikit-learn's `whiten`) instead of one
+    /// common scalar.
+    pub whiten: bool,
+}
+
+impl Default for PcaParams {
+    fn default() -> Self {
+        PcaParams {
+            n_components: 30,
+            seed: 0,
+            whiten: false,
+        }
+    }
+}
+
+/// A fitted projection: `scores = (x - mean) . components^T / score_scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedPca {
+    /// Per-gene mean of the reference.
+    pub mean: Vec<f32>,
+    /// `k x genes`, orthonormal rows.
+    pub components: Vec<Vec<f32>>,
+    /// Variance of the reference's scores along each component (ddof = 1).
+    pub explained_variance: Vec<f64>,
+    /// The divisor applied to every score.
+    pub score_scale: f64,
+    /// Whether each component is divided by its own standard deviation instead.
+    #[serde(default)]
+    pub whiten: bool,
+}
+
+const OVERSAMPLE: usize = 10;
+const POWER_ITERATIONS: usize = 4;
+
+impl PcaParams {
+    pub fn check(&self) -> Result<()> {
+        if self.n_components == 0 {
+            return Err(DataError::data("pca", "n_components must be positive"));
+        }
+        Ok(())
+    }
+
+    /// Fit on `x` (spots x genes, dense).
+    pub fn fit(&self, x: ArrayView2<f32>) -> Result<FittedPca> {
+        self.check()?;
+        let (n, g) = x.dim();
+        if n < 3 || g < 2 {
+            return Err(DataError::data(
+                "pca",
+                format!("PCA needs at least 3 spots and 2 genes, got {n} x {g}"),
+            ));
+        }
+        let k = self.n_components.min(n.min(g) - 1);
+        let mean = x.mapv(f64::from).mean_axis(Axis(0)).expect("n > 0");
+        let centred = x.mapv(f64::from) - &mean;
+        let vt = top_right_singular_vectors(&centred, k, self.seed);
+        let scores = centred.dot(&vt.t());
+        let explained_variance: Vec<f64> = scores
+            .axis_iter(Axis(1))
+            .map(|c| c.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64)
+            .collect();
+        let mean_var = explained_variance.iter().sum::<f64>() / k as f64;
+        let score_scale = if mean_var > 0.0 { mean_var.sqrt() } else { 1.0 };
+        Ok(FittedPca {
+            mean: mean.iter().map(|&v| v as f32).collect(),
+            components: vt
+                .rows()
+                .into_iter()
+                .map(|r| r.iter().map(|&v| v as f32).collect())
+                .collect(),
+            explained_variance,
+            score_scale,
+            whiten: self.whiten,
+        })
+    }
+}
+
+impl FittedPca {
+    pub fn n_components(&self) -> usize {
+        self.components.len()
+    }
+
+    /// Scores of `x` (spots x the fitted genes).
+    pub fn transform(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        self.transform_centred(x, false)
+    }
+
+    /// Scores of `x`, centred on `x`'s own gene means when `own_mean` (a per-section centring that removes
+    /// shifts in expression level between sections) instead of the reference's.
+    pub fn transform_centred(&self, x: ArrayView2<f32>, own_mean: bool) -> Result<Array2<f32>> {
+        if x.ncols() != self.mean.len() {
+            return Err(DataError::data(
+                "pca",
+                format!(
+                    "data has {} genes but the PCA was fitted on {}",
+                    x.ncols(),
+                    self.mean.len()
+                ),
+            ));
+        }
+        let k = self.n_components();
+        let mut comp = Array2::<f32>::zeros((self.mean.len(), k));
+        for (c, row) in self.components.iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                comp[[j, c]] = v;
+            }
+        }
+        let mean = if own_mean && x.nrows() > 0 {
+            x.mapv(f64::from)
+                .mean_axis(Axis(0))
+                .expect("rows > 0")
+                .mapv(|v| v as f32)
+        } else {
+            Array1::from(self.mean.clone())
+        };
+        let scale: Array1<f32> = if self.whiten {
+            self.explained_variance
+                .iter()
+                .map(|v| if *v > 0.0 { v.sqrt() as f32 } else { 1.0 })
+                .collect()
+        } else {
+            Array1::from_elem(k, self.score_scale as f32)
+        };
+        Ok(((&x - &mean).dot(&comp)) / &scale)
+    }
+
+    /// Component names, `PC1`, `PC2`, ...
+    pub fn names(&self) -> Vec<String> {
+        (1..=self.n_components())
+            .map(|i| format!("PC{i}"))
+            .collect()
+    }
+}
+
+/// The top `k` right singular vectors of `a` (rows of the returned `k x cols` matrix).
+fn top_right_singular_vectors(a: &Array2<f64>, k: usize, seed: u64) -> Array2<f64> {
+    let (n, g) = a.dim();
+    let l = (k + OVERSAMPLE).min(n.min(g));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let omega = Array2::from_shape_fn((g, l), |_| StandardNormal.sample(&mut rng));
+    // Range of A through power iterations on A A^T, orthonormalised after every product.
+    let mut q = orthonormalise(a.dot(&omega));
+    for _ in 0..POWER_ITERATIONS {
+        let w = orthonormalise(a.t().dot(&q));
+        q = orthonormalise(a.dot(&w));
+    }
+    // B = Q^T A (l x g); the right singular vectors of A are those of B: eigenvectors of B B^T lifted by B.
+    let b = q.t().dot(a);
+    let (vals, vecs) = symmetric_eigen(&b.dot(&b.t()));
+    let mut vt = Array2::<f64>::zeros((k, g));
+    for c in 0..k {
+        let sigma = vals[c].max(0.0).sqrt();
+        let u = vecs.column(c);
+        let mut v = u.dot(&b);
+        if sigma > 0.0 {
+            v /= sigma;
+        }
+        // scikit-learn's svd_flip (u-based): the largest |loading| of U's column is positive. We flip on V's
+        // largest loading instead, which is what `svd_flip(u_based_decision=False)` does for PCA since 1.5.
+        let (imax, _) = v.iter().enumerate().fold((0, 0.0f64), |acc, (i, &x)| {
+            if x.abs() > acc.1 { (i, x.abs()) } else { acc }
+        });
+        if v[imax] < 0.0 {
+            v.mapv_inplace(|x| -x);
+        }
+        vt.row_mut(c).assign(&v);
+    }
+    vt
+}
+
+/// Modified Gram-Schmidt on the columns (twice, for stability); a column that vanishes stays zero.
+fn orthonormalise(mut m: Array2<f64>) -> Array2<f64> {
+    for _pass in 0..2 {
+        for j in 0..m.ncols() {
+            for i in 0..j {
+                let proj = m.column(i).dot(&m.column(j));
+                let ci = m.column(i).to_owned();
+                m.column_mut(j).scaled_add(-proj, &ci);
+            }
+            let norm = m.column(j).dot(&m.column(j)).sqrt();
+            if norm > 1e-300 {
+                m.column_mut(j).mapv_inplace(|v| v / norm);
+            } else {
+                m.column_mut(j).fill(0.0);
+            }
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// Points on a tilted line plus small noise: the first component is the line's direction.
+    #[test]
+    fn first_component_is_the_dominant_direction() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let dir = array![0.6f64, 0.8, 0.0];
+        let x = Array2::from_shape_fn((200, 3), |(i, j)| {
+            let t = i as f64 / 20.0;
+            let e: f64 = StandardNormal.sample(&mut rng);
+            (t * dir[j] + 0.01 * e) as f32
+        });
+        let p = PcaParams {
+            n_components: 2,
+            ..Default::default()
+        }
+        .fit(x.view())
+        .unwrap();
+        let c = &p.components[0];
+        assert!((f64::from(c[0]) - 0.6).abs() < 1e-3 && (f64::from(c[1]) - 0.8).abs() < 1e-3);
+        assert!(p.explained_variance[0] > 100.0 * p.explained_variance[1]);
+        // Orthonormal rows.
+        let dot: f32 = p.components[0]
+            .iter()
+            .zip(&p.components[1])
+            .map(|(a, b)| a * b)
+            .sum();
+        assert!(dot.abs() < 1e-5);
+    }
+
+    #[test]
+    fn scores_have_unit_mean_variance_and_reject_wrong_width() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let x = Array2::from_shape_fn((100, 20), |_| {
+            let v: f64 = StandardNormal.sample(&mut rng);
+            v as f32
+        });
+        let p = PcaParams::default().fit(x.view()).unwrap();
+        assert_eq!(p.n_components(), 19);
+        let s = p.transform(x.view()).unwrap();
+        let mean_var: f64 = s
+            .axis_iter(Axis(1))
+            .map(|c| c.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / 99.0)
+            .sum::<f64>()
+            / 19.0;
+        assert!((mean_var - 1.0).abs() < 1e-3, "{mean_var}");
+        assert!(p.transform(x.slice(ndarray::s![.., ..5])).is_err());
+    }
+}
