@@ -6,7 +6,9 @@
 //!   config.json      the architecture (ModelConfig) and the training options used
 //!   model.mpk        burn record of the weights (named MessagePack, full precision)
 //!   preprocess.json  the caller's preprocessing parameters (opaque JSON)
-//!   genes.json       the model's genes, in column order
+//!   genes.json       the model's input features (genes, or principal components), in column order
+//!   member-K.mpk     weights of ensemble member K = 1, 2, ... (same architecture), when there are several
+//!   placement.json   how latents become tissue coordinates (opaque to this crate), when the caller gives it
 //! ```
 //!
 //! A directory is written under a temporary name next to the target and renamed into place, so readers never
@@ -32,6 +34,11 @@ const CONFIG: &str = "config.json";
 const RECORD: &str = "model.mpk";
 const PREPROCESS: &str = "preprocess.json";
 const GENES: &str = "genes.json";
+const PLACEMENT: &str = "placement.json";
+
+fn member_file(k: usize) -> String {
+    format!("member-{k}.mpk")
+}
 
 /// Provenance of a trained model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,13 +88,24 @@ struct Manifest {
 struct ConfigFile {
     model: ModelConfig,
     train: Option<TrainConfig>,
+    /// Ensemble members (1 for a single model; absent in older directories).
+    #[serde(default = "one")]
+    members: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A model with everything needed to apply it to new data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedModel {
-    /// Architecture and weights.
+    /// Architecture and weights (the first ensemble member).
     pub model: FittedModel,
+    /// Further ensemble members, trained with other seeds; same architecture as `model`.
+    pub members: Vec<FittedModel>,
+    /// How the caller turns latents into coordinates (opaque to this crate; `None` for a bare model).
+    pub placement: Option<serde_json::Value>,
     /// Training options (for the record).
     pub train_config: Option<TrainConfig>,
     /// Preprocessing parameters, opaque to this crate (the CLI stores the data layer's `Preprocess` here).
@@ -107,6 +125,20 @@ impl SavedModel {
                 self.genes.len(),
                 self.model.config().n_genes
             )));
+        }
+        // Members differ only in their seed.
+        let arch = |c: &ModelConfig| ModelConfig {
+            seed: 0,
+            ..c.clone()
+        };
+        if self
+            .members
+            .iter()
+            .any(|m| arch(m.config()) != arch(self.model.config()))
+        {
+            return Err(ModelError::InvalidInput(
+                "every ensemble member must have the first member's architecture".into(),
+            ));
         }
         if dir.exists() && !is_replaceable(dir) {
             return Err(ModelError::model_dir(
@@ -141,7 +173,17 @@ impl SavedModel {
             let config = ConfigFile {
                 model: self.model.config().clone(),
                 train: self.train_config.clone(),
+                members: 1 + self.members.len(),
             };
+            for (k, m) in self.members.iter().enumerate() {
+                write_file(&tmp.join(member_file(k + 1)), m.record_bytes())?;
+            }
+            if let Some(p) = &self.placement {
+                write_file(
+                    &tmp.join(PLACEMENT),
+                    serde_json::to_string_pretty(p)?.as_bytes(),
+                )?;
+            }
             write_file(
                 &tmp.join(CONFIG),
                 serde_json::to_string_pretty(&config)?.as_bytes(),
@@ -221,10 +263,32 @@ impl SavedModel {
         let record_path = dir.join(RECORD);
         let record = std::fs::read(&record_path)
             .map_err(|e| ModelError::model_dir(dir, format!("cannot read {RECORD}: {e}")))?;
+        if config.members == 0 {
+            return Err(ModelError::model_dir(
+                dir,
+                format!("{CONFIG}: members must be at least 1"),
+            ));
+        }
+        let members = (1..config.members)
+            .map(|k| {
+                let file = member_file(k);
+                let bytes = std::fs::read(dir.join(&file))
+                    .map_err(|e| ModelError::model_dir(dir, format!("cannot read {file}: {e}")))?;
+                FittedModel::from_record_bytes(config.model.clone(), bytes)
+                    .map_err(|e| ModelError::model_dir(dir, format!("{file}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let placement = if dir.join(PLACEMENT).exists() {
+            Some(read_json(dir, PLACEMENT)?)
+        } else {
+            None
+        };
         let model = FittedModel::from_record_bytes(config.model, record)
             .map_err(|e| ModelError::model_dir(dir, format!("{RECORD}: {e}")))?;
         Ok(Self {
             model,
+            members,
+            placement,
             train_config: config.train,
             preprocess,
             genes,

@@ -32,4 +32,7 @@ pub use encode::{Embedding, FittedModel};
 pub use error::{ModelError, Result};
 pub use loss::MaskSpec;
 pub use model::{DpVae, Likelihood, ModelConfig};
-pub use train::{EpochRecord, History, LambdaMode, TrainConfig, TrainInput, TrainOutcome, train};
+pub use train::{
+    EpochRecord, History, LambdaMode, TrainConfig, TrainInput, TrainOutcome, VaeScale,
+    ValidationMetric, train,
+};

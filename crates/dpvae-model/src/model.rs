@@ -72,6 +72,10 @@ pub struct ModelConfig {
     /// Seed of the weight initialisation.
     #[config(default = 0)]
     pub seed: u64,
+    /// Dropout probability after each hidden encoder layer during training (0: none). The masks are drawn on
+    /// the host from the training seed, so runs stay bit-identical.
+    #[config(default = 0.0)]
+    pub dropout: f64,
 }
 
 impl ModelConfig {
@@ -89,6 +93,12 @@ impl ModelConfig {
             return Err(ModelError::InvalidConfig(format!(
                 "hidden layer widths must be positive, got {:?}",
                 self.hidden
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(ModelError::InvalidConfig(format!(
+                "dropout must be in [0, 1), got {}",
+                self.dropout
             )));
         }
         if !(self.lambda_init.is_finite() && self.lambda_init > 0.0) {
@@ -175,9 +185,22 @@ pub struct Encoder<B: Backend> {
 impl<B: Backend> Encoder<B> {
     /// Posterior mean and log-variance, each `[n, d]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        self.forward_masked(x, &[])
+    }
+
+    /// As [`Encoder::forward`], multiplying hidden layer `i`'s activations by `masks[i]` when given (inverted
+    /// dropout: entries 0 or `1 / (1 - p)`).
+    pub fn forward_masked(
+        &self,
+        x: Tensor<B, 2>,
+        masks: &[Tensor<B, 2>],
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let mut h = x;
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
             h = relu(layer.forward(h));
+            if let Some(m) = masks.get(i) {
+                h = h * m.clone();
+            }
         }
         let out = self.head.forward(h);
         let d = out.dims()[1] / 2;
@@ -235,7 +258,17 @@ pub struct ForwardPass<B: Backend> {
 impl<B: Backend> DpVae<B> {
     /// Encode `x` (already in the encoder's input space) and decode the sample `mean + sigma * eps`.
     pub fn forward(&self, x: Tensor<B, 2>, eps: Tensor<B, 2>) -> ForwardPass<B> {
-        let (mean, logvar) = self.encoder.forward(x);
+        self.forward_masked(x, eps, &[])
+    }
+
+    /// As [`DpVae::forward`] with dropout masks on the encoder's hidden layers.
+    pub fn forward_masked(
+        &self,
+        x: Tensor<B, 2>,
+        eps: Tensor<B, 2>,
+        masks: &[Tensor<B, 2>],
+    ) -> ForwardPass<B> {
+        let (mean, logvar) = self.encoder.forward_masked(x, masks);
         let z = mean.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let out = self.decoder.forward(z.clone());
         ForwardPass {

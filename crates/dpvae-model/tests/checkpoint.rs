@@ -29,6 +29,8 @@ fn saved() -> (SavedModel, ndarray::Array2<f32>) {
     metadata.epochs = out.best_epoch;
     let model = SavedModel {
         model: out.model,
+        members: Vec::new(),
+        placement: None,
         train_config: Some(cfg),
         preprocess: serde_json::json!({"normalize_total": "median", "log1p": true, "n_top_genes": 7}),
         genes: (0..7).map(|g| format!("Gene{g}")).collect(),

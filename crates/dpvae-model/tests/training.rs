@@ -90,7 +90,9 @@ fn training_lowers_the_loss_and_learns_lambda() {
         assert!((r.lambda - 0.01).abs() < 1e-9, "{}", r.lambda);
     }
     let csv = out.history.to_csv();
-    assert!(csv.starts_with("epoch,recon,kl,dp,total,lambda,beta,alpha2,validation,seconds\n"));
+    assert!(csv.starts_with(
+        "epoch,recon,kl,dp,total,lambda,beta,alpha2,validation,validation_dp,seconds\n"
+    ));
     assert_eq!(csv.lines().count(), 4);
 }
 

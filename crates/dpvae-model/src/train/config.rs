@@ -16,6 +16,31 @@ pub enum LambdaMode {
     Fixed,
 }
 
+/// How the VAE terms are scaled against the DP loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaeScale {
+    /// `L_recon + beta * L_KL` as the paper writes it: the reconstruction is summed over genes, so the weight
+    /// alpha2 needs to grow with the number of genes.
+    #[default]
+    Sum,
+    /// The VAE terms divided by the number of input features (the ELBO per feature), so alpha2 means the same
+    /// for 30 principal components and for 2000 genes.
+    PerFeature,
+}
+
+/// What early stopping watches on the validation spots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValidationMetric {
+    /// The whole objective.
+    #[default]
+    Total,
+    /// The DP loss alone: how well the latent preserves the validation spots' spatial distances, i.e. a
+    /// placement criterion.
+    Dp,
+}
+
 /// Options of [`crate::train::train`]. Every field has a default, so a TOML/JSON file may set any subset.
 ///
 /// The objective is `alpha1 * (L_recon + beta * L_KL) + alpha2 * L_DP`; `alpha2 = 0` is the plain VAE.
@@ -37,6 +62,10 @@ pub struct TrainConfig {
     pub alpha2: f64,
     /// Weight of the KL term.
     pub beta: f64,
+    /// Scaling of the VAE terms against the DP loss.
+    pub vae_scale: VaeScale,
+    /// Decoupled weight decay (AdamW); 0 is plain Adam.
+    pub weight_decay: f64,
     /// Epochs over which beta rises linearly from 0 to `beta` (0: no warm-up).
     pub beta_warmup_epochs: usize,
     /// Epochs over which alpha2 rises linearly from 0 to `alpha2` (0: no warm-up).
@@ -55,6 +84,8 @@ pub struct TrainConfig {
     pub early_stopping_patience: Option<usize>,
     /// Minimum improvement of the validation loss that resets the patience counter.
     pub min_delta: f64,
+    /// The validation quantity early stopping and the kept epoch follow.
+    pub validation_metric: ValidationMetric,
     /// Record the posterior means of the training spots every this many epochs (the paper's Figure 5).
     pub snapshot_every: Option<usize>,
     /// No progress bar.
@@ -71,6 +102,8 @@ impl Default for TrainConfig {
             alpha1: 1.0,
             alpha2: 100.0,
             beta: 1.0,
+            vae_scale: VaeScale::Sum,
+            weight_decay: 0.0,
             beta_warmup_epochs: 0,
             alpha2_warmup_epochs: 0,
             lambda: LambdaMode::Learned,
@@ -79,6 +112,7 @@ impl Default for TrainConfig {
             validation_fraction: 0.0,
             early_stopping_patience: None,
             min_delta: 0.0,
+            validation_metric: ValidationMetric::Total,
             snapshot_every: None,
             quiet: false,
         }
@@ -102,6 +136,7 @@ impl TrainConfig {
             ("alpha1", self.alpha1),
             ("alpha2", self.alpha2),
             ("beta", self.beta),
+            ("weight_decay", self.weight_decay),
             ("min_delta", self.min_delta),
         ] {
             if !(v.is_finite() && v >= 0.0) {

@@ -30,6 +30,9 @@ pub struct EpochRecord {
     pub alpha2: f64,
     /// Objective on the validation spots (posterior means, no sampling), if there is a split.
     pub validation: Option<f64>,
+    /// DP loss on the validation spots, if there is a split and coordinates.
+    #[serde(default)]
+    pub validation_dp: Option<f64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -44,13 +47,26 @@ pub struct History {
 impl History {
     /// CSV text with a header row; an absent validation loss is an empty field.
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("epoch,recon,kl,dp,total,lambda,beta,alpha2,validation,seconds\n");
+        let mut s = String::from(
+            "epoch,recon,kl,dp,total,lambda,beta,alpha2,validation,validation_dp,seconds\n",
+        );
         for r in &self.epochs {
             let val = r.validation.map(|v| v.to_string()).unwrap_or_default();
+            let val_dp = r.validation_dp.map(|v| v.to_string()).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "{},{},{},{},{},{},{},{},{},{}",
-                r.epoch, r.recon, r.kl, r.dp, r.total, r.lambda, r.beta, r.alpha2, val, r.seconds
+                "{},{},{},{},{},{},{},{},{},{},{}",
+                r.epoch,
+                r.recon,
+                r.kl,
+                r.dp,
+                r.total,
+                r.lambda,
+                r.beta,
+                r.alpha2,
+                val,
+                val_dp,
+                r.seconds
             );
         }
         s

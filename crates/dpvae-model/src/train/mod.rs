@@ -16,7 +16,8 @@ mod history;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,7 +27,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-pub use config::{LambdaMode, TrainConfig};
+pub use config::{LambdaMode, TrainConfig, VaeScale, ValidationMetric};
 pub use data::{TrainInput, split_indices};
 pub use history::{EpochRecord, History, LatentSnapshot, snapshots_to_csv};
 
@@ -311,6 +312,67 @@ impl Ctx<'_> {
     }
 }
 
+/// Adam, or AdamW when weight decay is asked for (kept apart so weight_decay = 0 stays bit-identical to the
+/// plain Adam runs recorded before AdamW existed).
+enum Optim<B: AutodiffBackend> {
+    Adam(OptimizerAdaptor<Adam, DpVae<B>, B>),
+    AdamW(OptimizerAdaptor<AdamW, DpVae<B>, B>),
+}
+
+impl<B: AutodiffBackend> Optim<B> {
+    fn new(cfg: &TrainConfig) -> Self {
+        if cfg.weight_decay > 0.0 {
+            Optim::AdamW(
+                AdamWConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(cfg.weight_decay as f32)
+                    .init(),
+            )
+        } else {
+            Optim::Adam(AdamConfig::new().with_epsilon(1e-8).init())
+        }
+    }
+
+    fn step(&mut self, lr: f64, model: DpVae<B>, grads: GradientsParams) -> DpVae<B> {
+        match self {
+            Optim::Adam(o) => o.step(lr, model, grads),
+            Optim::AdamW(o) => o.step(lr, model, grads),
+        }
+    }
+}
+
+/// Inverted-dropout masks for the encoder's hidden layers of a batch of `b` spots (none when p = 0).
+fn dropout_masks<B: Backend>(
+    hidden: &[usize],
+    p: f64,
+    b: usize,
+    rng: &mut ChaCha8Rng,
+    device: &B::Device,
+) -> Vec<Tensor<B, 2>> {
+    if p <= 0.0 {
+        return Vec::new();
+    }
+    let keep = (1.0 / (1.0 - p)) as f32;
+    hidden
+        .iter()
+        .map(|&w| {
+            let m: Vec<f32> = (0..b * w)
+                .map(|_| {
+                    if rand::Rng::r#gen::<f64>(rng) < p {
+                        0.0
+                    } else {
+                        keep
+                    }
+                })
+                .collect();
+            Tensor::from_data(TensorData::new(m, [b, w]), device)
+        })
+        .collect()
+}
+
+/// At most this many validation spots (a seeded subset) are evaluated each epoch: the DP term is quadratic.
+const MAX_VALIDATION_DP_SPOTS: usize = 2048;
+
 fn train_on<B: AutodiffBackend>(
     device: &B::Device,
     input: &TrainInput<'_>,
@@ -374,16 +436,31 @@ fn train_on<B: AutodiffBackend>(
         "training"
     );
 
+    // The VAE terms per input feature, or summed as the paper has them.
+    let vae_weight = match cfg.vae_scale {
+        VaeScale::Sum => cfg.alpha1,
+        VaeScale::PerFeature => cfg.alpha1 / prep.genes as f64,
+    };
     let ctx = Ctx {
         prep: &prep,
         mask: mask.as_ref(),
         likelihood: model_cfg.likelihood,
         latent_dim: d,
-        alpha1: cfg.alpha1,
+        alpha1: vae_weight,
     };
     let mut model: DpVae<B> = model_cfg.init(device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, DpVae<B>>();
+    let mut optim = Optim::<B>::new(cfg);
     let mut rng = stream(cfg.seed, 2);
+    let mut dropout_rng = stream(cfg.seed, 4);
+    let val_dp_idx: Vec<usize> = if val_idx.len() > MAX_VALIDATION_DP_SPOTS {
+        let mut v = val_idx.clone();
+        v.shuffle(&mut stream(cfg.seed, 5));
+        v.truncate(MAX_VALIDATION_DP_SPOTS);
+        v.sort_unstable();
+        v
+    } else {
+        val_idx.clone()
+    };
     let mut order = train_idx.clone();
     let mut s = Scratch::default();
     let mut eps: Vec<f32> = Vec::new();
@@ -422,11 +499,18 @@ fn train_on<B: AutodiffBackend>(
             eps.clear();
             eps.extend((0..b * d).map(|_| -> f32 { StandardNormal.sample(&mut rng) }));
             let noise = Tensor::<B, 2>::from_data(TensorData::new(eps.clone(), [b, d]), device);
-            let fwd = model.forward(x, noise);
+            let masks = dropout_masks::<B>(
+                &model_cfg.hidden,
+                model_cfg.dropout,
+                b,
+                &mut dropout_rng,
+                device,
+            );
+            let fwd = model.forward_masked(x, noise, &masks);
             let (recon, nb_host) = ctx.recon(&model, fwd.out, target, lib, idx, &mut s)?;
             let kl = kl_standard_normal(fwd.mean, fwd.logvar);
             let mut objective =
-                (recon.clone() + kl.clone().mul_scalar(beta)).mul_scalar(cfg.alpha1);
+                (recon.clone() + kl.clone().mul_scalar(beta)).mul_scalar(vae_weight);
             let mut recon_host = 0.0;
             if let Some((value, grad_theta)) = nb_host {
                 recon_host = value;
@@ -435,7 +519,7 @@ fn train_on<B: AutodiffBackend>(
                 objective = objective
                     + (model.gene_log_param.val().exp() * g)
                         .sum()
-                        .mul_scalar(cfg.alpha1);
+                        .mul_scalar(vae_weight);
             }
             let lambda = model.lambda();
             let mut dp_value = 0.0;
@@ -465,7 +549,7 @@ fn train_on<B: AutodiffBackend>(
                 recon: recon_v,
                 kl: kl_v,
                 dp: dp_value,
-                total: cfg.alpha1 * (recon_v + beta * kl_v) + alpha2 * dp_value,
+                total: vae_weight * (recon_v + beta * kl_v) + alpha2 * dp_value,
             };
             if let Some((term, value)) = terms.first_non_finite() {
                 pb.abandon();
@@ -497,6 +581,7 @@ fn train_on<B: AutodiffBackend>(
             beta,
             alpha2,
             validation: None,
+            validation_dp: None,
             seconds: 0.0,
         };
         if !lambda.is_finite() {
@@ -510,7 +595,12 @@ fn train_on<B: AutodiffBackend>(
         }
         if !val_idx.is_empty() {
             let valid = model.valid();
-            let v = ctx.evaluate(&valid, &val_idx, beta, alpha2, device, &mut s)?;
+            // A capped subset keeps the quadratic DP term affordable at 10^5+ spots.
+            let v = ctx.evaluate(&valid, &val_dp_idx, beta, alpha2, device, &mut s)?;
+            let watched = match cfg.validation_metric {
+                ValidationMetric::Total => v.total,
+                ValidationMetric::Dp => v.dp,
+            };
             if let Some((_, value)) = v.first_non_finite() {
                 pb.abandon();
                 return Err(ModelError::NonFiniteLoss {
@@ -521,11 +611,12 @@ fn train_on<B: AutodiffBackend>(
                 });
             }
             record.validation = Some(v.total);
+            record.validation_dp = Some(v.dp);
             let improved = best
                 .as_ref()
-                .is_none_or(|(b, _, _)| v.total < *b - cfg.min_delta);
+                .is_none_or(|(b, _, _)| watched < *b - cfg.min_delta);
             if improved {
-                best = Some((v.total, epoch + 1, model.clone()));
+                best = Some((watched, epoch + 1, model.clone()));
                 since_best = 0;
             } else {
                 since_best += 1;
