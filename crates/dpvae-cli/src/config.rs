@@ -31,7 +31,7 @@ pub const CONFIG_FILE: &str = "config.toml";
 const GLOBAL_KEYS: [&str; 2] = ["seed", "backend"];
 
 /// Merge `overlay` into `base`: objects merge key by key, `null` in the overlay means "not given".
-fn merge(base: &mut Value, overlay: Value) {
+pub fn merge(base: &mut Value, overlay: Value) {
     match (base, overlay) {
         (_, Value::Null) => {}
         (Value::Object(b), Value::Object(o)) => {

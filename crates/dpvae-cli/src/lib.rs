@@ -6,5 +6,6 @@ pub mod cmd;
 pub mod common;
 pub mod config;
 pub mod pipeline;
+pub mod placement;
 pub mod plot;
 pub mod sources;

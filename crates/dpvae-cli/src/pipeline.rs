@@ -5,9 +5,11 @@ use anyhow::{Context, Result, bail};
 use dpvae_data::SpatialData;
 use dpvae_data::preprocess::{FittedPreprocess, Preprocess};
 use dpvae_model::{
-    BackendKind, Embedding, Likelihood, ModelConfig, SavedModel, TrainConfig, TrainInput,
-    TrainOutcome, TrainingMetadata, matrix_checksum,
+    BackendKind, Embedding, LambdaMode, Likelihood, ModelConfig, SavedModel, TrainConfig,
+    TrainInput, TrainOutcome, TrainingMetadata, VaeScale, ValidationMetric, matrix_checksum,
 };
+
+use crate::placement::{CoordFrame, PlacementRecord, PlacementSettings, anchor_rows, average};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -15,20 +17,40 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelSettings {
-    /// Hidden layer widths (the paper: one layer of 124).
+    /// Hidden layer widths of the encoder (the decoder mirrors them).
     pub hidden: Vec<usize>,
-    /// Latent dimension (the paper: 2, read directly as coordinates).
+    /// Latent dimension (2: read directly as coordinates; more: reduced to 2-d by SMACOF).
     pub latent_dim: usize,
-    /// `gaussian` (log-normalised input, the paper), `gaussian-learned-variance`, or `nb` (raw counts).
+    /// `gaussian` (log-normalised or PCA input), `gaussian-learned-variance`, or `nb` (raw counts).
     pub likelihood: LikelihoodName,
+    /// Dropout after each hidden encoder layer while training.
+    pub dropout: f64,
 }
 
 impl Default for ModelSettings {
     fn default() -> Self {
+        Self::recommended()
+    }
+}
+
+impl ModelSettings {
+    /// dpvae's defaults: two hidden layers of 256 and 128 with dropout 0.1, a 2-d latent.
+    pub fn recommended() -> Self {
+        ModelSettings {
+            hidden: vec![256, 128],
+            latent_dim: 2,
+            likelihood: LikelihoodName::Gaussian,
+            dropout: 0.1,
+        }
+    }
+
+    /// The paper's network: one hidden layer of 124, a 2-d latent.
+    pub fn paper() -> Self {
         ModelSettings {
             hidden: vec![124],
             latent_dim: 2,
             likelihood: LikelihoodName::Gaussian,
+            dropout: 0.0,
         }
     }
 }
@@ -58,15 +80,54 @@ pub struct TrainSettings {
     pub preprocess: Preprocess,
     pub model: ModelSettings,
     pub train: TrainConfig,
+    pub placement: PlacementSettings,
     pub backend: BackendKind,
 }
 
 impl Default for TrainSettings {
     fn default() -> Self {
+        Self::recommended()
+    }
+}
+
+/// dpvae's default training options (docs/placement.md has the cross-validation behind each).
+pub fn recommended_train_config() -> TrainConfig {
+    TrainConfig {
+        epochs: 200,
+        batch_size: 256,
+        learning_rate: 1e-3,
+        alpha2: 10.0,
+        beta: 1.0,
+        vae_scale: VaeScale::PerFeature,
+        weight_decay: 1e-4,
+        lambda: LambdaMode::Fixed,
+        lambda_init: Some(1.0),
+        validation_fraction: 0.1,
+        early_stopping_patience: Some(40),
+        validation_metric: ValidationMetric::Dp,
+        ..TrainConfig::default()
+    }
+}
+
+impl TrainSettings {
+    /// dpvae's defaults for placement.
+    pub fn recommended() -> Self {
+        TrainSettings {
+            preprocess: Preprocess::recommended(),
+            model: ModelSettings::recommended(),
+            train: recommended_train_config(),
+            placement: PlacementSettings::recommended(),
+            backend: BackendKind::default(),
+        }
+    }
+
+    /// The paper's protocol (100 seurat HVGs, one layer of 124, raw coordinates, the latent as the output).
+    pub fn paper() -> Self {
         TrainSettings {
             preprocess: Preprocess::paper(),
-            model: ModelSettings::default(),
+            model: ModelSettings::paper(),
             train: TrainConfig::default(),
+            placement: PlacementSettings::paper(),
             backend: BackendKind::default(),
         }
     }
@@ -96,27 +157,52 @@ fn model_input(
 /// A trained model plus what training measured.
 pub struct Trained {
     pub saved: SavedModel,
+    /// The first member's training run.
     pub outcome: TrainOutcome,
+    /// Every member's history (the first is `outcome.history`).
+    pub histories: Vec<dpvae_model::History>,
 }
 
-/// Fit preprocessing on `reference` (raw counts and coordinates) and train the model.
+/// Fit preprocessing on `reference` (raw counts and coordinates) and train the model (an ensemble when
+/// `settings.placement.members > 1`). With `query_genes`, genes are chosen among those the query shares.
 pub fn train_reference(
     reference: &SpatialData,
     settings: &TrainSettings,
     dataset_name: &str,
+    query_genes: Option<&[String]>,
 ) -> Result<Trained> {
+    settings.placement.check()?;
     if settings.train.alpha2 > 0.0 && !reference.has_spatial() {
         bail!(
-            "the reference has no coordinates, which the distance-preserving loss needs; give a reference with obsm['spatial'] (or train a plain VAE with --alpha2 0)"
+            "the reference has no coordinates, which the distance-preserving loss needs; give a reference \
+             with obsm['spatial'] (or train a plain VAE with --alpha2 0 and read its latent)"
+        );
+    }
+    if settings.placement.reference_frame && !reference.has_spatial() {
+        tracing::info!(
+            "the reference has no coordinates: the model's latent is its output (no reference frame)"
+        );
+    }
+    let likelihood: Likelihood = settings.model.likelihood.into();
+    if settings.preprocess.pca.is_some() && likelihood.uses_counts() {
+        bail!(
+            "the nb likelihood models raw counts and cannot be combined with the PCA preprocessing; use \
+             --likelihood gaussian or turn PCA off (preprocess.pca) in the config"
         );
     }
     let (processed, fitted, _report) = settings
         .preprocess
-        .fit(reference)
+        .fit_shared(reference, query_genes)
         .context("preprocessing the reference failed")?;
-    let likelihood: Likelihood = settings.model.likelihood.into();
     let (x, lib) = model_input(reference, &processed, &fitted, likelihood)?;
-    let coords = processed.spatial.clone();
+    let frame = match (&processed.spatial, settings.placement.standardize_coords) {
+        (Some(c), true) => Some(CoordFrame::fit(c.view())?),
+        _ => None,
+    };
+    let coords = match &frame {
+        Some(f) => processed.spatial.as_ref().map(|c| f.standardize(c.view())),
+        None => processed.spatial.clone(),
+    };
     let input = TrainInput {
         expression: x.view(),
         coords: coords.as_ref().map(|c| c.view()),
@@ -125,44 +211,204 @@ pub fn train_reference(
     let model = ModelConfig::new(x.ncols())
         .with_hidden(settings.model.hidden.clone())
         .with_latent_dim(settings.model.latent_dim)
-        .with_likelihood(likelihood);
-    let outcome = dpvae_model::train(&input, &model, &settings.train, settings.backend)?;
+        .with_likelihood(likelihood)
+        .with_dropout(settings.model.dropout);
+    let mut train_cfg = settings.train.clone();
+    let n_train = ((1.0 - train_cfg.validation_fraction) * x.nrows() as f64) as usize;
+    train_cfg.batch_size = settings.placement.batch_size(train_cfg.batch_size, n_train);
+    let mut outcomes = Vec::with_capacity(settings.placement.members);
+    for k in 0..settings.placement.members {
+        let cfg = TrainConfig {
+            seed: settings.train.seed + k as u64,
+            ..train_cfg.clone()
+        };
+        if settings.placement.members > 1 {
+            tracing::info!(
+                member = k + 1,
+                of = settings.placement.members,
+                "training ensemble member"
+            );
+        }
+        outcomes.push(dpvae_model::train(&input, &model, &cfg, settings.backend)?);
+    }
+    let placement = match (&processed.spatial, settings.placement.reference_frame) {
+        (Some(c), true) => {
+            let rows = anchor_rows(x.nrows(), settings.train.seed);
+            let xa = x.select(ndarray::Axis(0), &rows);
+            let latents = outcomes
+                .iter()
+                .map(|o| Ok(to_f64(&o.model.encode(xa.view(), settings.backend)?.mean)))
+                .collect::<Result<Vec<_>>>()?;
+            let record = PlacementRecord::new(
+                settings.placement.clone(),
+                frame,
+                &c.select(ndarray::Axis(0), &rows),
+                &latents,
+            );
+            Some(serde_json::to_value(record)?)
+        }
+        _ => None,
+    };
+    let first = outcomes.remove(0);
     let mut metadata =
         TrainingMetadata::new(settings.train.seed, dataset_name, matrix_checksum(x.view()));
-    metadata.backend = outcome.backend.name().to_string();
-    metadata.epochs = outcome.history.epochs.len();
+    metadata.backend = first.backend.name().to_string();
+    metadata.epochs = first.best_epoch;
+    let histories = std::iter::once(first.history.clone())
+        .chain(outcomes.iter().map(|o| o.history.clone()))
+        .collect();
     let saved = SavedModel {
-        model: outcome.model.clone(),
-        train_config: Some(settings.train.clone()),
+        model: first.model.clone(),
+        members: outcomes.into_iter().map(|o| o.model).collect(),
+        placement,
+        train_config: Some(train_cfg),
         preprocess: serde_json::to_value(&fitted)?,
-        genes: fitted.genes.clone(),
+        genes: fitted.feature_names(),
         metadata,
     };
-    Ok(Trained { saved, outcome })
+    Ok(Trained {
+        saved,
+        outcome: first,
+        histories,
+    })
 }
 
-/// Process `query` as the model's reference was, and encode it.
+/// The model directory's preprocessing state.
+fn fitted_preprocess(saved: &SavedModel) -> Result<FittedPreprocess> {
+    serde_json::from_value(saved.preprocess.clone())
+        .context("the model directory's preprocessing parameters cannot be read")
+}
+
+/// Process `query` as the model's reference was, and encode it with every ensemble member. More than half of
+/// the model's genes missing from the query is an error unless `allow_missing_genes`.
+pub fn embed_members(
+    saved: &SavedModel,
+    query: &SpatialData,
+    backend: BackendKind,
+    allow_missing_genes: bool,
+) -> Result<(SpatialData, Vec<Embedding>)> {
+    let mut fitted = fitted_preprocess(saved)?;
+    if allow_missing_genes {
+        fitted.params.align.max_missing_fraction = 1.0;
+    }
+    let (processed, report) = fitted.apply(query).context(
+        "the query could not be brought into the model's gene space (do reference and query share genes?)",
+    )?;
+    let a = &report.alignment;
+    if a.n_missing > 0 {
+        let pct = 100.0 * a.missing_fraction;
+        let msg = format!(
+            "{} of the model's {} genes ({pct:.1}%) are missing from the query and were filled with zeros \
+             (first missing: {}); placement degrades as this grows: train with the query's genes \
+             (`dpvae run` does) or check the identifiers",
+            a.n_missing,
+            a.n_reference_genes,
+            a.missing_examples
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if a.missing_fraction > 0.1 {
+            tracing::warn!("{msg}");
+        } else {
+            tracing::info!("{msg}");
+        }
+    }
+    let likelihood = saved.model.config().likelihood;
+    let (x, _) = model_input(query, &processed, &fitted, likelihood)?;
+    let embeddings = std::iter::once(&saved.model)
+        .chain(saved.members.iter())
+        .map(|m| Ok(m.encode(x.view(), backend)?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((processed, embeddings))
+}
+
+/// Process `query` as the model's reference was, and encode it with the (first) model.
 pub fn embed(
     saved: &SavedModel,
     query: &SpatialData,
     backend: BackendKind,
 ) -> Result<(SpatialData, Embedding)> {
-    let fitted: FittedPreprocess = serde_json::from_value(saved.preprocess.clone())
-        .context("the model directory's preprocessing parameters cannot be read")?;
-    let (processed, report) = fitted.apply(query).context(
-        "the query could not be brought into the model's gene space (do reference and query share genes?)",
-    )?;
-    if report.alignment.n_missing > 0 {
-        tracing::warn!(
-            "{} of the model's {} genes are missing from the query and were filled with zeros",
-            report.alignment.n_missing,
-            fitted.genes.len()
-        );
-    }
-    let likelihood = saved.model.config().likelihood;
-    let (x, _) = model_input(query, &processed, &fitted, likelihood)?;
-    let emb = saved.model.encode(x.view(), backend)?;
-    Ok((processed, emb))
+    let first = SavedModel {
+        members: Vec::new(),
+        ..saved.clone()
+    };
+    let (processed, mut embs) = embed_members(&first, query, backend, false)?;
+    Ok((processed, embs.remove(0)))
+}
+
+/// A placed query.
+pub struct Placed {
+    /// The first member's posterior means (`obsm['X_dpvae']`).
+    pub latent: Array2<f64>,
+    /// Their posterior variances (`obsm['X_dpvae_var']`).
+    pub variance: Array2<f64>,
+    /// Coordinates (`obsm['spatial_dpvae']`): in the reference's frame and units when the model has a
+    /// placement record, otherwise the reconstruction of the latent.
+    pub coords: Array2<f64>,
+    /// Each member's placement in the reference frame (one entry without a placement record).
+    pub member_coords: Vec<Array2<f64>>,
+    /// Whether `coords` is in the reference's frame.
+    pub reference_frame: bool,
+    /// Reconstruction method used.
+    pub method: dpvae_geometry::Method,
+}
+
+/// How [`place`] runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlaceOptions {
+    pub backend: BackendKind,
+    /// Reconstruction of the latent (default: direct for a 2-d latent, SMACOF otherwise).
+    pub method: Option<crate::cmd::reconstruct::MethodArg>,
+    /// SMACOF's random starts.
+    pub seed: u64,
+    /// Place even when more than half of the model's genes are missing from the query.
+    pub allow_missing_genes: bool,
+}
+
+/// Embed `query` and place it: the whole of `dpvae embed` + `dpvae reconstruct` for a model directory.
+pub fn place(saved: &SavedModel, query: &SpatialData, opts: &PlaceOptions) -> Result<Placed> {
+    let PlaceOptions {
+        backend,
+        method,
+        seed,
+        allow_missing_genes,
+    } = *opts;
+    let (_, embs) = embed_members(saved, query, backend, allow_missing_genes)?;
+    let latent = to_f64(&embs[0].mean);
+    let variance = to_f64(&embs[0].variance);
+    let chosen = crate::cmd::reconstruct::MethodArg::chosen(method, latent.ncols());
+    let geo_method: dpvae_geometry::Method = chosen.into();
+    let record: Option<PlacementRecord> = saved
+        .placement
+        .as_ref()
+        .map(|v| serde_json::from_value(v.clone()))
+        .transpose()
+        .context("the model directory's placement.json cannot be read")?;
+    let (coords, member_coords, reference_frame) = match &record {
+        Some(r) if r.settings.reference_frame => {
+            let members = embs
+                .iter()
+                .enumerate()
+                .map(|(k, e)| r.to_reference(k, to_f64(&e.mean).view(), geo_method, seed))
+                .collect::<Result<Vec<_>>>()?;
+            (average(&members), members, true)
+        }
+        _ => {
+            let rec = crate::cmd::reconstruct::reconstruct_latent(&latent, method, None, seed)?;
+            (rec.coords.clone(), vec![rec.coords], false)
+        }
+    };
+    Ok(Placed {
+        latent,
+        variance,
+        coords,
+        member_coords,
+        reference_frame,
+        method: geo_method,
+    })
 }
 
 /// Category labels of an obs column (e.g. `domain`), as indices into the sorted distinct names.

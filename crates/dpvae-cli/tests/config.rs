@@ -82,6 +82,7 @@ fn every_command_prints_a_config_it_accepts_back() {
 fn seed_and_backend_are_settings_of_the_commands_they_affect() {
     let seeded = [
         "demo",
+        "embed",
         "simulate",
         "reconstruct",
         "impute",

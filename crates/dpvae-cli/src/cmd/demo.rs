@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::pipeline::{TrainSettings, embed, obs_labels, to_f64, train_reference};
+use crate::pipeline::{PlaceOptions, TrainSettings, obs_labels, place, train_reference};
 use crate::plot::{Colouring, Panel, Series, line_chart, scatter_panels};
 
 /// The settings of `dpvae demo`; stored in the output folder as config.toml.
@@ -26,14 +26,14 @@ pub struct DemoSettings {
     /// Simulated spots.
     #[arg(long, default_value_t = 1500)]
     pub n_spots: usize,
-    /// Simulated genes (the models use the top 100 highly variable ones, as the paper).
+    /// Simulated genes (the models see dpvae's default preprocessing of them: HVGs, scaling, PCA).
     #[arg(long, default_value_t = 400)]
     pub n_genes: usize,
-    /// Training epochs for each model.
-    #[arg(long, default_value_t = 300)]
+    /// Most training epochs for each model (early stopping on the validation spots usually ends sooner).
+    #[arg(long, default_value_t = 200)]
     pub epochs: usize,
     /// Weight of the distance-preserving loss for the dp-VAE.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = crate::pipeline::recommended_train_config().alpha2)]
     pub alpha2: f64,
     /// From --seed: the simulation, the split and training.
     #[arg(skip)]
@@ -107,10 +107,15 @@ pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
         settings.train.quiet = global.quiet;
         settings.backend = s.backend;
         let t0 = Instant::now();
-        let trained = train_reference(&reference, &settings, "simulated")?;
-        let (_, emb) = embed(&trained.saved, &query, s.backend)?;
-        let latent = to_f64(&emb.mean);
-        let fit = dpvae_geometry::procrustes(truth.view(), latent.view())
+        let trained = train_reference(&reference, &settings, "simulated", None)?;
+        let opts = PlaceOptions {
+            backend: s.backend,
+            seed: s.seed,
+            ..Default::default()
+        };
+        let placed = place(&trained.saved, &query, &opts)?;
+        let latent = placed.latent;
+        let fit = dpvae_geometry::procrustes(truth.view(), placed.coords.view())
             .context("comparing the reconstruction with the truth")?;
         let w = WeightsParams::knn(5)
             .transform(Transform::Binary)

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::Invocation;
-use crate::pipeline::{embed, to_f64};
+use crate::pipeline::{PlaceOptions, place};
 
 /// The settings of `dpvae embed`: only the backend (the model directory holds everything else).
 #[derive(Debug, Args, Serialize, Deserialize)]
@@ -19,6 +19,9 @@ pub struct EmbedSettings {
     /// From --backend.
     #[arg(skip)]
     pub backend: BackendKind,
+    /// From --seed: SMACOF's random starts for a latent of more than 2 dimensions.
+    #[arg(skip)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -27,9 +30,13 @@ pub struct EmbedArgs {
     pub model: PathBuf,
     /// Dataset to encode (raw counts; processed exactly as the model's reference was).
     pub input: PathBuf,
-    /// Output h5ad: the input plus obsm['X_dpvae'] (and obsm['spatial_dpvae'] for a 2-d latent).
+    /// Output h5ad: the input plus obsm['X_dpvae'] and obsm['spatial_dpvae'] (in the reference's frame for a
+    /// model trained with dpvae's defaults; for a bare model only when its latent is 2-d).
     #[arg(long)]
     pub out: PathBuf,
+    /// Place the query even when more than half of the model's genes are missing from it.
+    #[arg(long)]
+    pub allow_missing_genes: bool,
     #[command(flatten)]
     pub settings: EmbedSettings,
 }
@@ -46,21 +53,33 @@ pub fn run(inv: &Invocation, args: EmbedArgs) -> Result<()> {
     })?;
     let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
-    let (_, emb) = embed(&saved, &data, s.backend)?;
-    let mean = to_f64(&emb.mean);
-    data.obsm.insert("X_dpvae".into(), mean.clone());
+    let opts = PlaceOptions {
+        backend: s.backend,
+        seed: s.seed,
+        allow_missing_genes: args.allow_missing_genes,
+        ..Default::default()
+    };
+    let placed = place(&saved, &data, &opts)?;
+    let latent_dim = placed.latent.ncols();
+    data.obsm.insert("X_dpvae".into(), placed.latent.clone());
     data.obsm
-        .insert("X_dpvae_var".into(), to_f64(&emb.variance));
-    if mean.ncols() == 2 {
-        data.obsm.insert("spatial_dpvae".into(), mean);
+        .insert("X_dpvae_var".into(), placed.variance.clone());
+    // A model with a placement record places in the reference's frame at any latent dimension; a bare
+    // model's 2-d latent is read as coordinates (`dpvae reconstruct` handles the rest).
+    let has_placement = placed.reference_frame || latent_dim == 2;
+    if has_placement {
+        data.obsm
+            .insert("spatial_dpvae".into(), placed.coords.clone());
     }
     inv.record(
         &mut data,
         &s,
         json!({
             "model": args.model.display().to_string(),
-            "genes": saved.genes.len(),
-            "latent_dim": emb.mean.ncols(),
+            "features": saved.genes.len(),
+            "latent_dim": latent_dim,
+            "members": placed.member_coords.len(),
+            "frame": if placed.reference_frame { "reference" } else { "latent" },
             "lambda": saved.model.lambda().ok(),
             "train_config": saved.train_config,
             "preprocess": saved.preprocess,
@@ -71,8 +90,8 @@ pub fn run(inv: &Invocation, args: EmbedArgs) -> Result<()> {
         "wrote {}: obsm['X_dpvae'] ({} spots x {}){}",
         args.out.display(),
         data.n_obs(),
-        emb.mean.ncols(),
-        if emb.mean.ncols() == 2 {
+        latent_dim,
+        if has_placement {
             " and obsm['spatial_dpvae']"
         } else {
             ""

@@ -36,6 +36,16 @@ impl MethodArg {
     }
 }
 
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Direct => Method::Direct,
+            MethodArg::Smacof => Method::Smacof,
+            MethodArg::L1 => Method::L1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnchorModeArg {
@@ -124,11 +134,7 @@ pub fn reconstruct_latent(
     anchors: Option<(Anchors, AnchorModeArg, f64)>,
     seed: u64,
 ) -> Result<Reconstruction> {
-    let method = match MethodArg::chosen(method, latent.ncols()) {
-        MethodArg::Direct => Method::Direct,
-        MethodArg::Smacof => Method::Smacof,
-        MethodArg::L1 => Method::L1,
-    };
+    let method: Method = MethodArg::chosen(method, latent.ncols()).into();
     let mut params = ReconstructParams::new(method).smacof(
         dpvae_geometry::SmacofParams::new()
             .n_components(2)

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::cmd::evaluate::{evaluate_into, latent_table};
-use crate::cmd::reconstruct::{MethodArg, reconstruct_latent};
-use crate::cmd::train::{TrainFlags, TrainingSettings};
+use crate::cmd::reconstruct::MethodArg;
+use crate::cmd::train::{TrainFlags, TrainingParts, TrainingSettings};
 use crate::common::{check_output, write_table};
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::pipeline::{ModelSettings, TrainSettings, embed, to_f64, train_reference};
+use crate::pipeline::{ModelSettings, PlaceOptions, TrainSettings, place, train_reference};
+use crate::placement::PlacementSettings;
 
 /// The settings of `dpvae run`: those of `dpvae train`, plus a [reconstruct] table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,7 @@ pub struct RunSettings {
     pub preprocess: Preprocess,
     pub model: ModelSettings,
     pub train: TrainConfig,
+    pub placement: PlacementSettings,
     pub backend: BackendKind,
     pub reconstruct: RunReconstruct,
 }
@@ -43,6 +45,7 @@ impl RunSettings {
             preprocess: t.preprocess,
             model: t.model,
             train: t.train,
+            placement: t.placement,
             backend: t.backend,
             reconstruct: RunReconstruct { method: None },
         }
@@ -54,14 +57,19 @@ impl RunSettings {
             preprocess: self.preprocess.clone(),
             model: self.model.clone(),
             train: self.train.clone(),
+            placement: self.placement.clone(),
             backend: self.backend,
         }
     }
 }
 
 impl TrainingSettings for RunSettings {
-    fn training_parts(&mut self) -> (&mut Preprocess, &mut TrainConfig) {
-        (&mut self.preprocess, &mut self.train)
+    fn training_parts(&mut self) -> TrainingParts<'_> {
+        TrainingParts {
+            preprocess: &mut self.preprocess,
+            train: &mut self.train,
+            placement: &mut self.placement,
+        }
     }
 }
 
@@ -96,7 +104,9 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         .with_context(|| format!("could not read the query {}", args.query.display()))?;
 
     let name = args.reference.display().to_string();
-    let trained = train_reference(&reference, &settings.training(), &name)?;
+    // Genes are chosen among those the query has, so none of the model's genes is missing from it.
+    let query_genes = settings.preprocess.align.keys(&query, "query")?.to_vec();
+    let trained = train_reference(&reference, &settings.training(), &name, Some(&query_genes))?;
     let model_dir = args.out.join("model");
     if model_dir.exists() && global.force {
         std::fs::remove_dir_all(&model_dir)
@@ -108,21 +118,29 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         .history
         .write_csv(&model_dir.join("history.csv"))?;
 
-    let (_, emb) = embed(&trained.saved, &query, settings.backend)?;
-    let latent = to_f64(&emb.mean);
-    let latent_dim = latent.ncols();
     let method = settings.reconstruct.method;
-    let rec = reconstruct_latent(&latent, method, None, settings.train.seed)?;
-    query.obsm.insert("X_dpvae".into(), latent);
+    let opts = PlaceOptions {
+        backend: settings.backend,
+        method,
+        seed: settings.train.seed,
+        allow_missing_genes: false,
+    };
+    let placed = place(&trained.saved, &query, &opts)?;
+    let latent_dim = placed.latent.ncols();
+    query.obsm.insert("X_dpvae".into(), placed.latent.clone());
     query
         .obsm
-        .insert("spatial_dpvae".into(), rec.coords.clone());
+        .insert("X_dpvae_var".into(), placed.variance.clone());
+    query
+        .obsm
+        .insert("spatial_dpvae".into(), placed.coords.clone());
     let details = json!({
         "reference": name,
         "method": MethodArg::chosen(method, latent_dim),
-        "solver": format!("{:?}", rec.path),
-        "stress1": rec.stress1,
+        "members": placed.member_coords.len(),
+        "frame": if placed.reference_frame { "reference" } else { "latent" },
     });
+    let rec = placed;
     inv.record(&mut query, &settings, details)?;
     io::h5ad::write_h5ad(&out_h5ad, &query)?;
     inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;

@@ -13,31 +13,33 @@ use serde_json::{Value, json};
 use crate::common::check_output;
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::pipeline::{LikelihoodName, TrainSettings, train_reference};
+use crate::placement::PlacementSettings;
 
 /// Flags shared by every command that trains (`train`, `run`). Unset flags leave the config file's value; the
 /// file has [preprocess], [model] and [train] tables and `backend` (see --print-config), and --seed lands in
 /// `train.seed`.
 #[derive(Debug, Clone, Args)]
 pub struct TrainFlags {
-    /// Weight of the distance-preserving loss (0: plain VAE).
+    /// Weight of the distance-preserving loss (0: plain VAE) [default: 10, against the VAE terms per input
+    /// feature; the paper's protocol: 100 against the sum over genes].
     #[arg(long)]
     pub alpha2: Option<f64>,
-    /// Training epochs.
+    /// Most training epochs; early stopping on the validation spots usually ends sooner [default: 200].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Spots per step (0: full batch).
+    /// Spots per step (0: full batch) [default: 256, grown to about n/16 for large references, at most 4096].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Adam learning rate.
+    /// Learning rate of Adam(W) [default: 0.001].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Weight of the KL term.
+    /// Weight of the KL term [default: 1].
     #[arg(long)]
     pub beta: Option<f64>,
-    /// Latent dimension.
+    /// Latent dimension; 2 is read as coordinates, more is reduced to 2-d by SMACOF [default: 2].
     #[arg(long)]
     pub latent_dim: Option<usize>,
-    /// Hidden layer widths, comma separated (e.g. 124 or 256,64).
+    /// Hidden layer widths, comma separated [default: 256,128; the paper: 124].
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
     /// Observation model.
@@ -46,25 +48,64 @@ pub struct TrainFlags {
     /// Pairs in the distance-preserving loss: none, knn:K, radius:R, clusters:K.
     #[arg(long)]
     pub mask: Option<String>,
-    /// Highly variable genes to keep (0: all genes).
+    /// Highly variable genes to keep, chosen among the genes the query shares (0: all genes) [default: 2000].
     #[arg(long)]
     pub hvg: Option<usize>,
-    /// HVG flavor: seurat, cell_ranger or seurat_v3.
+    /// HVG flavor: seurat, cell_ranger or seurat_v3 (on raw counts) [default: seurat_v3].
     #[arg(long)]
     pub flavor: Option<String>,
-    /// Fraction of spots held out for validation / early stopping.
+    /// Fraction of spots held out for validation / early stopping [default: 0.1].
     #[arg(long)]
     pub validation_fraction: Option<f64>,
+    /// Stop after this many epochs without improvement of the validation spots' DP loss; the best epoch is
+    /// kept [default: 40].
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// lambda, the latent-per-spatial distance scale: fixed at its initial value or learned [default: fixed
+    /// at 1, on coordinates standardised to unit spread].
+    #[arg(long, value_enum)]
+    pub lambda: Option<LambdaArg>,
+    /// Dropout after each hidden encoder layer [default: 0.1].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// AdamW weight decay (0: Adam) [default: 0.0001].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Ensemble members (seeds seed, seed+1, ...) whose placements are averaged in the reference's frame
+    /// [default: 5].
+    #[arg(long)]
+    pub members: Option<usize>,
+    /// Principal components of the log-normalised HVGs the model sees (0: the genes themselves) [default: 30].
+    #[arg(long)]
+    pub pca: Option<usize>,
 }
 
-/// Settings that contain a training run's preprocessing and training tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LambdaArg {
+    Fixed,
+    Learned,
+}
+
+/// The tables of a training run's settings that flags adjust after the config file is read.
+pub struct TrainingParts<'a> {
+    pub preprocess: &'a mut Preprocess,
+    pub train: &'a mut TrainConfig,
+    pub placement: &'a mut PlacementSettings,
+}
+
+/// Settings that contain a training run's preprocessing, training and placement tables.
 pub trait TrainingSettings: Serialize + DeserializeOwned {
-    fn training_parts(&mut self) -> (&mut Preprocess, &mut TrainConfig);
+    fn training_parts(&mut self) -> TrainingParts<'_>;
 }
 
 impl TrainingSettings for TrainSettings {
-    fn training_parts(&mut self) -> (&mut Preprocess, &mut TrainConfig) {
-        (&mut self.preprocess, &mut self.train)
+    fn training_parts(&mut self) -> TrainingParts<'_> {
+        TrainingParts {
+            preprocess: &mut self.preprocess,
+            train: &mut self.train,
+            placement: &mut self.placement,
+        }
     }
 }
 
@@ -118,6 +159,7 @@ impl TrainFlags {
                 "hidden": self.hidden,
                 "latent_dim": self.latent_dim,
                 "likelihood": self.likelihood,
+                "dropout": self.dropout,
             },
             "train": {
                 "alpha2": self.alpha2,
@@ -127,6 +169,9 @@ impl TrainFlags {
                 "beta": self.beta,
                 "mask": mask,
                 "validation_fraction": self.validation_fraction,
+                "early_stopping_patience": self.patience,
+                "lambda": self.lambda,
+                "weight_decay": self.weight_decay,
                 "seed": seed,
             },
         });
@@ -146,7 +191,22 @@ impl TrainFlags {
     ) -> Result<Option<S>> {
         let flags = self.overlay(inv.global.seed, extra)?;
         let mut s: S = inv.resolve(serde_json::to_value(defaults)?, flags)?;
-        let (preprocess, train) = s.training_parts();
+        let TrainingParts {
+            preprocess,
+            train,
+            placement,
+        } = s.training_parts();
+        if let Some(m) = self.members {
+            placement.members = m;
+        }
+        if let Some(p) = &self.pca {
+            preprocess.pca = (*p > 0).then(|| dpvae_data::preprocess::PcaParams {
+                n_components: *p,
+                ..Default::default()
+            });
+            // Centring on the query's own means is part of the projection.
+            preprocess.center_per_section &= *p > 0;
+        }
         if let Some(n) = self.hvg {
             preprocess.hvg = if n == 0 {
                 None
@@ -180,6 +240,10 @@ pub struct TrainArgs {
     /// Model directory to write (with config.toml, the effective settings, and history.csv).
     #[arg(long)]
     pub out: PathBuf,
+    /// A query (any supported format) to be placed later: genes are chosen among those it has, so none of the
+    /// model's genes will be missing from it (`dpvae run` does this itself).
+    #[arg(long, value_name = "QUERY")]
+    pub shared_with: Option<PathBuf>,
     #[command(flatten)]
     pub flags: TrainFlags,
 }
@@ -200,7 +264,15 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let trained = train_reference(&data, &settings, &name)?;
+    let query_genes = match &args.shared_with {
+        Some(q) => {
+            let query =
+                io::read(q).with_context(|| format!("could not read the query {}", q.display()))?;
+            Some(settings.preprocess.align.keys(&query, "query")?.to_vec())
+        }
+        None => None,
+    };
+    let trained = train_reference(&data, &settings, &name, query_genes.as_deref())?;
     if args.out.exists() && global.force {
         std::fs::remove_dir_all(&args.out)
             .with_context(|| format!("could not replace {}", args.out.display()))?;
@@ -213,7 +285,7 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         .write_csv(&args.out.join("history.csv"))?;
     let last = trained.outcome.history.last();
     inv.note(format!(
-        "trained on {} spots x {} genes for {} epochs on {}; final loss {:.4} (lambda {:.4}); model in {}",
+        "trained on {} spots x {} features (genes, or principal components of them) for {} epochs on {}; final loss {:.4} (lambda {:.4}); model in {}",
         data.n_obs(),
         trained.saved.genes.len(),
         trained.outcome.history.epochs.len(),

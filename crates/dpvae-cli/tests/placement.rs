@@ -1,0 +1,130 @@
+//! Placement with dpvae's defaults through the library: an ensemble trained on a simulated tissue places
+//! held-out spots in the reference's own units and frame, a saved model places them identically, the same seed
+//! gives the same result, and genes the query lacks are handled as documented.
+
+use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
+use dpvae_data::SpatialData;
+use dpvae_data::simulate::SimulateParams;
+use dpvae_data::split::train_test_split;
+
+fn tissue() -> (SpatialData, SpatialData) {
+    let t = SimulateParams {
+        n_spots: 700,
+        n_genes: 200,
+        seed: 3,
+        ..SimulateParams::default()
+    }
+    .simulate()
+    .unwrap();
+    let split = train_test_split(t.n_obs(), 0.2, 0).unwrap();
+    (
+        t.select_obs(&split.train).unwrap(),
+        t.select_obs(&split.test).unwrap(),
+    )
+}
+
+fn settings() -> TrainSettings {
+    let mut s = TrainSettings::recommended();
+    s.train.epochs = 60;
+    s.train.quiet = true;
+    s.placement.members = 2;
+    s
+}
+
+fn rms(a: &ndarray::Array2<f64>) -> f64 {
+    let c = a - &a.mean_axis(ndarray::Axis(0)).unwrap();
+    (c.iter().map(|v| v * v).sum::<f64>() / a.nrows() as f64).sqrt()
+}
+
+#[test]
+fn defaults_place_held_out_spots_in_tissue_units() {
+    let (reference, query) = tissue();
+    let trained = train_reference(&reference, &settings(), "sim", None).unwrap();
+    assert_eq!(
+        trained.saved.members.len(),
+        1,
+        "two members: the first plus one more"
+    );
+    assert!(trained.saved.placement.is_some());
+    let placed = place(&trained.saved, &query, &PlaceOptions::default()).unwrap();
+    assert!(placed.reference_frame);
+    assert_eq!(placed.member_coords.len(), 2);
+    let truth = query.spatial.clone().unwrap();
+    let fit = dpvae_geometry::procrustes(truth.view(), placed.coords.view()).unwrap();
+    assert!(fit.disparity < 0.5, "disparity {}", fit.disparity);
+    // In the reference's frame already: without any alignment the error is a fraction of the tissue's size,
+    // and the placement's spread is on the tissue's scale (the latent's would be ~1).
+    let err: f64 = (&placed.coords - &truth)
+        .rows()
+        .into_iter()
+        .map(|r| r.dot(&r).sqrt())
+        .sum::<f64>()
+        / truth.nrows() as f64;
+    assert!(
+        err < 0.6 * rms(&truth),
+        "mean error {err} vs tissue spread {}",
+        rms(&truth)
+    );
+    let ratio = rms(&placed.coords) / rms(&truth);
+    assert!((0.4..1.5).contains(&ratio), "spread ratio {ratio}");
+
+    // The model directory places identically.
+    let dir = tempfile::tempdir().unwrap();
+    trained.saved.save(&dir.path().join("m")).unwrap();
+    let loaded = dpvae_model::SavedModel::load(&dir.path().join("m")).unwrap();
+    let again = place(&loaded, &query, &PlaceOptions::default()).unwrap();
+    assert_eq!(again.coords, placed.coords);
+}
+
+#[test]
+fn same_seed_same_placement_other_seed_differs() {
+    let (reference, query) = tissue();
+    let mut s = settings();
+    s.train.epochs = 15;
+    let a = train_reference(&reference, &s, "sim", None).unwrap();
+    let b = train_reference(&reference, &s, "sim", None).unwrap();
+    let opts = PlaceOptions::default();
+    let pa = place(&a.saved, &query, &opts).unwrap().coords;
+    assert_eq!(pa, place(&b.saved, &query, &opts).unwrap().coords);
+    s.train.seed = 1;
+    let c = train_reference(&reference, &s, "sim", None).unwrap();
+    assert_ne!(pa, place(&c.saved, &query, &opts).unwrap().coords);
+}
+
+#[test]
+fn genes_the_query_lacks() {
+    let (reference, query) = tissue();
+    // The query keeps only the first 40% of the genes.
+    let keep: Vec<usize> = (0..query.n_vars() * 2 / 5).collect();
+    let query = query.select_vars(&keep).unwrap();
+    let mut s = settings();
+    s.train.epochs = 10;
+    s.placement.members = 1;
+    // Trained without knowing the query: most model genes are missing, which is refused unless allowed.
+    let blind = train_reference(&reference, &s, "sim", None).unwrap();
+    let err = place(&blind.saved, &query, &PlaceOptions::default())
+        .err()
+        .expect("more than half of the genes missing is an error");
+    assert!(
+        format!("{err:#}").contains("missing from the query"),
+        "{err:#}"
+    );
+    let allow = PlaceOptions {
+        allow_missing_genes: true,
+        ..Default::default()
+    };
+    assert!(place(&blind.saved, &query, &allow).is_ok());
+    // Trained on the genes the query shares (what `dpvae run` does): nothing is missing.
+    let genes = query.var_names.clone();
+    let shared = train_reference(&reference, &s, "sim", Some(&genes)).unwrap();
+    let fitted: dpvae_data::preprocess::FittedPreprocess =
+        serde_json::from_value(shared.saved.preprocess.clone()).unwrap();
+    assert!(fitted.genes.iter().all(|g| genes.contains(g)));
+    assert!(place(&shared.saved, &query, &PlaceOptions::default()).is_ok());
+    // No shared gene at all is a clear error naming both sides.
+    let none = vec!["NotAGene".to_string()];
+    let e = train_reference(&reference, &s, "sim", Some(&none))
+        .err()
+        .unwrap();
+    assert!(format!("{e:#}").contains("share no genes"), "{e:#}");
+}
