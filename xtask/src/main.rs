@@ -1,8 +1,10 @@
 //! Project automation: `cargo xtask <task>`.
 //!
 //! * `reproduce`: every experiment of the paper on real data, with figures and a report (docs/reproduce.md).
+//! * `placement`: the placement benchmark (docs/placement.md).
 //! * `bench`: every crate's criterion benchmarks in release mode.
 
+mod placement;
 mod reproduce;
 
 use std::process::Command;
@@ -24,6 +26,8 @@ struct Cli {
 enum Task {
     /// Reproduce the paper's experiments on real sections: figures, CSVs, results.json, report.md.
     Reproduce(reproduce::ReproduceArgs),
+    /// Placement benchmark: dpvae against kNN / MLP regression (and Python peers) on held-out and transfer cases.
+    Placement(placement::PlacementArgs),
     /// Run the criterion benchmarks of the library crates (release build).
     Bench {
         /// Only this crate (dpvae-geometry, dpvae-eval, dpvae-model).
@@ -37,6 +41,7 @@ fn main() -> std::process::ExitCode {
     dpvae_cli::common::init_logging(cli.verbose, false);
     let r = match cli.task {
         Task::Reproduce(args) => reproduce::run(args),
+        Task::Placement(args) => placement::run(args),
         Task::Bench { package } => bench(package.as_deref()),
     };
     match r {

@@ -5,10 +5,10 @@
 //! under `<out>/jobs/`, so an interrupted run resumes and a scheduler can run them one at a time
 //! (`--list-jobs`, `--job-index`). The figures and the report are assembled from whatever has finished.
 
-mod bands;
+pub(crate) mod bands;
 mod experiments;
 mod jobs;
-mod manifest;
+pub(crate) mod manifest;
 mod profile;
 mod report;
 mod runner;
@@ -301,8 +301,8 @@ mod tests {
         let jobs = plan(&[Experiment::Fig9, Experiment::Fig10], &panel, &p);
         assert_eq!(
             jobs.len(),
-            3 * 3,
-            "fig10's grid of two is fig9's pair (plus the lambda variant)"
+            3 * 4,
+            "fig10's grid of two is fig9's pair (plus the lambda variant and dpvae's defaults)"
         );
         assert_eq!(p.table1_sections(&panel).len(), 2);
     }

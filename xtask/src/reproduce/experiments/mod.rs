@@ -108,6 +108,10 @@ impl Experiment {
                 let mut j = holdout(0.0);
                 j.extend(holdout(p.alpha2_dp));
                 j.extend(holdout_with(p.alpha2_dp, other_lambda(p.lambda)));
+                j.extend(sections.iter().map(|s| Job::Placed {
+                    section: s.clone(),
+                    seed: p.seed,
+                }));
                 j
             }
             Experiment::Fig7 | Experiment::Fig10 => {
@@ -220,6 +224,14 @@ impl Assembly<'_> {
             alpha2,
             seed: self.profile.seed,
             lambda,
+        })
+    }
+
+    /// dpvae's recommended pipeline on the same split.
+    fn placed(&self, section: &str) -> Result<super::jobs::PlacedResult> {
+        self.result(&Job::Placed {
+            section: section.to_string(),
+            seed: self.profile.seed,
         })
     }
 

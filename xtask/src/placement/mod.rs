@@ -1,0 +1,401 @@
+//! `cargo xtask placement`: how well dpvae places expression-only spots, beside what a user would otherwise use.
+//!
+//! Every section of the data directory is split 80/20 (several seeds) and the held-out 20% placed from expression
+//! alone; transfer cases train on one whole section and place another. Methods: dpvae's recommended defaults,
+//! the paper's protocol, optional variants (a TOML overlay on the defaults), kNN / MLP / MLP-ensemble regression
+//! written in Rust ([`baselines`]), and the Python peers of `benches/placement_peers.py` when `--python` (or
+//! `DPVAE_PYTHON`) names an interpreter that has them. Each (case, method) result is cached under
+//! `OUT/cases/`, so a run resumes; `results.json`, `placement.md`, CSV tables and a figure summarise them.
+
+mod baselines;
+mod cases;
+mod metrics;
+mod peers;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
+use dpvae_data::SpatialData;
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::reproduce::manifest::Panel;
+use cases::Case;
+use metrics::Metrics;
+
+#[derive(Debug, Args)]
+pub struct PlacementArgs {
+    /// A data directory with a MANIFEST.tsv (default: $DPVAE_DATA).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Output folder (default: target/placement/<profile>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// CI's profile: three small sections, one seed, one transfer pair, dpvae and the Rust baselines.
+    #[arg(long)]
+    pub quick: bool,
+    /// Seeds of the held-out splits (default: 3; quick: 1).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Only these sections (comma separated; default: the profile's).
+    #[arg(long, value_delimiter = ',')]
+    pub sections: Option<Vec<String>>,
+    /// Methods to run (comma separated): dpvae, dpvae-paper, knn, mlp, mlp-ensemble (default: the profile's).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Option<Vec<String>>,
+    /// An extra dpvae method NAME=FILE: FILE is a TOML overlay on the default settings (as `dpvae train
+    /// --config` reads), e.g. to cross-validate a choice across sections.
+    #[arg(long, value_name = "NAME=FILE")]
+    pub variant: Vec<String>,
+    /// Skip the transfer cases.
+    #[arg(long)]
+    pub no_transfer: bool,
+    /// Python with scikit-learn, tangram-sc and celerypy for the Python peers (default: $DPVAE_PYTHON).
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Python peers to run (comma separated; default: all of them).
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Option<Vec<String>>,
+    /// Cases run in parallel (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Compare headline numbers with tolerance bands (a TOML file); exit non-zero on a regression.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The methods the Rust side runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// dpvae with its recommended defaults, or a variant of them.
+    Dpvae {
+        name: String,
+        settings: Box<TrainSettings>,
+    },
+    Knn,
+    Mlp,
+    MlpEnsemble,
+}
+
+impl Method {
+    pub fn name(&self) -> &str {
+        match self {
+            Method::Dpvae { name, .. } => name,
+            Method::Knn => "knn",
+            Method::Mlp => "mlp",
+            Method::MlpEnsemble => "mlp-ensemble",
+        }
+    }
+}
+
+/// The paper's protocol as the placement issue ran it: 2000 epochs, lr 5e-4, a2 100, 100 seurat HVGs.
+fn paper_settings() -> TrainSettings {
+    let mut s = TrainSettings::paper();
+    s.train.epochs = 2000;
+    s.train.learning_rate = 5e-4;
+    s.train.alpha2 = 100.0;
+    s
+}
+
+fn method(name: &str) -> Result<Method> {
+    Ok(match name {
+        "dpvae" => Method::Dpvae {
+            name: "dpvae".into(),
+            settings: Box::new(TrainSettings::recommended()),
+        },
+        "dpvae-paper" => Method::Dpvae {
+            name: "dpvae-paper".into(),
+            settings: Box::new(paper_settings()),
+        },
+        "knn" => Method::Knn,
+        "mlp" => Method::Mlp,
+        "mlp-ensemble" => Method::MlpEnsemble,
+        other => bail!(
+            "unknown method '{other}': use dpvae, dpvae-paper, knn, mlp, mlp-ensemble (or --variant NAME=FILE)"
+        ),
+    })
+}
+
+/// A `--variant NAME=FILE`: the default settings with FILE's keys on top.
+fn variant(spec: &str) -> Result<Method> {
+    let (name, file) = spec
+        .split_once('=')
+        .with_context(|| format!("--variant {spec}: expected NAME=FILE"))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let overlay: toml::Value =
+        toml::from_str(&text).with_context(|| format!("{file} is not valid TOML"))?;
+    let mut base = serde_json::to_value(TrainSettings::recommended())?;
+    dpvae_cli::config::merge(&mut base, serde_json::to_value(overlay)?);
+    let mut settings: TrainSettings = serde_json::from_value(base)
+        .with_context(|| format!("{file}: not valid training settings"))?;
+    // An overlay cannot unset a key, so turning scaling off takes its dependent options with it.
+    if !settings.preprocess.scale {
+        settings.preprocess.scale_max_value = None;
+        settings.preprocess.scale_per_section = false;
+    }
+    Ok(Method::Dpvae {
+        name: name.to_string(),
+        settings: Box::new(settings),
+    })
+}
+
+/// One method's result on one case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub case: String,
+    pub label: String,
+    pub holdout: bool,
+    pub method: String,
+    pub n_reference: usize,
+    pub n_query: usize,
+    pub metrics: Option<Metrics>,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// Profile choices: sections, seeds, methods.
+struct Plan {
+    name: &'static str,
+    sections: Vec<String>,
+    seeds: Vec<u64>,
+    transfer: Vec<(String, String)>,
+    methods: Vec<Method>,
+}
+
+const QUICK_SECTIONS: [&str; 3] = [
+    "st_mouse_brain_hippo6",
+    "visium_V1_Human_Lymph_Node_1000",
+    "st_mouse_brain_hippo8",
+];
+
+fn plan(args: &PlacementArgs, panel: &Panel) -> Result<Plan> {
+    let name = if args.quick { "quick" } else { "full" };
+    let sections = match &args.sections {
+        Some(s) => s.clone(),
+        None if args.quick => QUICK_SECTIONS
+            .iter()
+            .filter(|s| panel.get(s).is_some())
+            .map(|s| s.to_string())
+            .collect(),
+        None => panel.sections.iter().map(|s| s.name.clone()).collect(),
+    };
+    let n_seeds = args.seeds.unwrap_or(if args.quick { 1 } else { 3 });
+    let transfer: Vec<(String, String)> = if args.no_transfer {
+        Vec::new()
+    } else {
+        cases::TRANSFER_PAIRS
+            .iter()
+            .filter(|(a, b)| {
+                let listed = |s: &str| {
+                    args.sections
+                        .as_ref()
+                        .is_none_or(|l| l.iter().any(|x| x == s))
+                };
+                (!args.quick || *a == "st_mouse_brain_hippo1" && *b == "st_mouse_brain_hippo5")
+                    && listed(a)
+                    && listed(b)
+            })
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    let default_methods: &[&str] = if args.quick {
+        &["dpvae", "knn", "mlp"]
+    } else {
+        &["dpvae", "dpvae-paper", "knn", "mlp", "mlp-ensemble"]
+    };
+    let mut methods = match &args.methods {
+        Some(m) => m.iter().map(|s| method(s)).collect::<Result<Vec<_>>>()?,
+        None => default_methods
+            .iter()
+            .map(|s| method(s))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    for v in &args.variant {
+        methods.push(variant(v)?);
+    }
+    Ok(Plan {
+        name,
+        sections,
+        seeds: (0..n_seeds).collect(),
+        transfer,
+        methods,
+    })
+}
+
+/// Place `query` with `method`, trained on `reference`.
+fn run_method(
+    m: &Method,
+    reference: &SpatialData,
+    query: &SpatialData,
+    seed: u64,
+) -> Result<Array2<f64>> {
+    let coords = reference.require_spatial()?;
+    match m {
+        Method::Dpvae { settings, name } => {
+            let mut s = (**settings).clone();
+            s.train.seed = seed;
+            s.train.quiet = true;
+            let genes = s.preprocess.align.keys(query, "query")?.to_vec();
+            let trained = train_reference(reference, &s, name, Some(&genes))?;
+            let opts = PlaceOptions {
+                backend: s.backend,
+                seed,
+                ..Default::default()
+            };
+            Ok(place(&trained.saved, query, &opts)?.coords)
+        }
+        Method::Knn => {
+            let (r, q) = baselines::features(reference, query, seed)?;
+            Ok(baselines::knn_regression(
+                r.view(),
+                coords.view(),
+                q.view(),
+                10,
+            ))
+        }
+        Method::Mlp => {
+            let (r, q) = baselines::features(reference, query, seed)?;
+            baselines::mlp_regression(
+                r.view(),
+                coords.view(),
+                q.view(),
+                &baselines::MlpParams::single(seed),
+            )
+        }
+        Method::MlpEnsemble => {
+            let (r, q) = baselines::features(reference, query, seed)?;
+            let members = (0..5)
+                .map(|k| {
+                    let p = baselines::MlpParams::ensemble_member(seed * 100 + k);
+                    baselines::mlp_regression(r.view(), coords.view(), q.view(), &p)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(dpvae_cli::placement::average(&members))
+        }
+    }
+}
+
+fn cache_path(out: &Path, case: &Case, method: &str) -> PathBuf {
+    out.join("cases")
+        .join(format!("{}__{method}.json", case.id))
+}
+
+fn run_case(case: &Case, m: &Method, out: &Path) -> Result<CaseResult> {
+    let path = cache_path(out, case, m.name());
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(r) = serde_json::from_str::<CaseResult>(&text)
+    {
+        return Ok(r);
+    }
+    let (reference, query) = case.load()?;
+    let truth = query.require_spatial()?.clone();
+    let start = Instant::now();
+    let placed = run_method(m, &reference, &query, case.seed);
+    let seconds = start.elapsed().as_secs_f64();
+    let (metrics, error) = match placed.and_then(|p| metrics::evaluate(truth.view(), p.view())) {
+        Ok(met) => (Some(met), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    let r = CaseResult {
+        case: case.id.clone(),
+        label: case.label(),
+        holdout: case.is_holdout(),
+        method: m.name().to_string(),
+        n_reference: reference.n_obs(),
+        n_query: query.n_obs(),
+        metrics,
+        seconds,
+        error,
+    };
+    dpvae_data::atomic::write_bytes_atomic(&path, serde_json::to_string_pretty(&r)?.as_bytes())?;
+    Ok(r)
+}
+
+pub fn run(args: PlacementArgs) -> Result<()> {
+    let data = args
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("DPVAE_DATA").map(PathBuf::from))
+        .context("no data directory: pass --data DIR or set DPVAE_DATA")?;
+    let panel = Panel::from_manifest(&data)?;
+    let plan = plan(&args, &panel)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("target/placement").join(plan.name));
+    std::fs::create_dir_all(out.join("cases"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    let all_cases = cases::build(&panel, &plan.sections, &plan.seeds, &plan.transfer)?;
+    let work: Vec<(&Case, &Method)> = all_cases
+        .iter()
+        .flat_map(|c| plan.methods.iter().map(move |m| (c, m)))
+        .collect();
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(
+            args.jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        )
+        .build()?;
+    let quiet = args.quiet;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<CaseResult> = pool.install(|| {
+        work.par_iter()
+            .map(|(c, m)| {
+                let r = run_case(c, m, &out)?;
+                let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if !quiet {
+                    eprintln!(
+                        "[{k}/{}] {} {}: {} ({:.1} s)",
+                        work.len(),
+                        c.id,
+                        m.name(),
+                        r.metrics
+                            .map(|x| format!("disparity {:.3}", x.disparity))
+                            .unwrap_or_else(|| format!(
+                                "failed: {}",
+                                r.error.clone().unwrap_or_default()
+                            )),
+                        r.seconds
+                    );
+                }
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let python = args
+        .python
+        .clone()
+        .or_else(|| std::env::var_os("DPVAE_PYTHON").map(PathBuf::from));
+    if let Some(py) = python {
+        results.extend(peers::run(&py, &all_cases, args.peers.as_deref(), &out)?);
+    }
+    let summary = report::write(&out, plan.name, &results, started.elapsed().as_secs_f64())?;
+    if !quiet {
+        eprintln!("wrote {}", out.join("placement.md").display());
+    }
+    if let Some(bands) = &args.check {
+        for line in crate::reproduce::bands::check(bands, &summary)? {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Mean of the finite values.
+pub fn mean(v: &[f64]) -> f64 {
+    let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if f.is_empty() {
+        f64::NAN
+    } else {
+        f.iter().sum::<f64>() / f.len() as f64
+    }
+}
