@@ -3,30 +3,14 @@
 //! (CI also runs the quick profile on the real panel with this same binary, see .ci/run.)
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 
-use common::simulated_panel;
+use common::{simulated_panel, text};
 
 fn xtask(args: &[&str], data: &Path, out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("reproduce")
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("the xtask binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::xtask("reproduce", args, data, out)
 }
 
 /// Every cached job result under `<out>/jobs` with its modification time, sorted by name.

@@ -246,8 +246,9 @@ impl PlacementRecord {
 }
 
 /// For each query row, the inverse-distance weighted mean of the coordinates of its `k` nearest anchors in
-/// the latent (an exact match takes the whole weight).
-fn neighbour_mean(
+/// the latent (an exact match takes the whole weight): scikit-learn's `KNeighborsRegressor(weights='distance')`,
+/// which the placement benchmark's kNN baseline also uses.
+pub fn neighbour_mean(
     anchor_latent: ArrayView2<f64>,
     anchor_coords: ArrayView2<f64>,
     latent: ArrayView2<f64>,

@@ -51,40 +51,12 @@ pub fn knn_regression(
     query: ArrayView2<f32>,
     k: usize,
 ) -> Array2<f64> {
-    let k = k.min(train.nrows());
-    let mut out = Array2::<f64>::zeros((query.nrows(), coords.ncols()));
-    for (i, q) in query.rows().into_iter().enumerate() {
-        let mut d: Vec<(f64, usize)> = train
-            .rows()
-            .into_iter()
-            .enumerate()
-            .map(|(j, t)| {
-                let s: f64 = t
-                    .iter()
-                    .zip(q.iter())
-                    .map(|(a, b)| f64::from(a - b).powi(2))
-                    .sum();
-                (s.sqrt(), j)
-            })
-            .collect();
-        d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
-        let near = &d[..k];
-        let exact: Vec<usize> = near
-            .iter()
-            .filter(|(dist, _)| *dist == 0.0)
-            .map(|x| x.1)
-            .collect();
-        let weights: Vec<(f64, usize)> = if exact.is_empty() {
-            near.iter().map(|(dist, j)| (1.0 / dist, *j)).collect()
-        } else {
-            exact.iter().map(|&j| (1.0, j)).collect()
-        };
-        let total: f64 = weights.iter().map(|w| w.0).sum();
-        for (w, j) in weights {
-            out.row_mut(i).scaled_add(w / total, &coords.row(j));
-        }
-    }
-    out
+    dpvae_cli::placement::neighbour_mean(
+        train.mapv(f64::from).view(),
+        coords,
+        query.mapv(f64::from).view(),
+        k,
+    )
 }
 
 /// `MLPRegressor` options (scikit-learn's names and defaults where they apply).

@@ -1,6 +1,7 @@
 //! Shared set-up of the xtask integration tests.
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 use dpvae_data::simulate::SimulateParams;
 
@@ -25,4 +26,26 @@ pub fn simulated_panel(dir: &Path) {
         ));
     }
     std::fs::write(dir.join("MANIFEST.tsv"), manifest).unwrap();
+}
+
+/// `xtask TASK ARGS --data DATA --out OUT`.
+pub fn xtask(task: &str, args: &[&str], data: &Path, out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg(task)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("the xtask binary runs")
+}
+
+/// stdout and stderr together, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
