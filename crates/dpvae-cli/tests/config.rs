@@ -249,3 +249,30 @@ fn unknown_backends_and_unavailable_cuda_are_clear_errors() {
             );
     }
 }
+
+/// NaN or infinity given to a training flag used to become JSON null ("not given") and the default was used
+/// silently; now the flag is named and nothing runs (checked before any input is read).
+#[test]
+fn non_finite_training_flags_are_refused_by_name() {
+    for (flag, value) in [
+        ("--lr", "NaN"),
+        ("--alpha2", "inf"),
+        ("--beta", "NaN"),
+        ("--validation-fraction", "NaN"),
+    ] {
+        for cmd in [
+            &["train", "x.h5ad", "--out", "m"][..],
+            &["run", "r.h5ad", "q.h5ad", "--out", "o"][..],
+        ] {
+            Command::cargo_bin("dpvae")
+                .unwrap()
+                .args(cmd)
+                .args([flag, value, "--print-config"])
+                .assert()
+                .failure()
+                .stderr(predicate::str::contains(format!(
+                    "{flag} must be a finite number"
+                )));
+        }
+    }
+}

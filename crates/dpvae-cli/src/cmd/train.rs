@@ -147,6 +147,22 @@ pub fn parse_flavor(s: &str) -> Result<HvgFlavor> {
 impl TrainFlags {
     /// The flags as a partial settings object (`null` = not given); `extra` adds a command's own flags.
     fn overlay(&self, seed: Option<u64>, extra: Value) -> Result<Value> {
+        // JSON has no NaN or infinity: serde would turn them into null, i.e. "not given", and the default
+        // would be used silently. Refuse them here, naming the flag.
+        for (flag, v) in [
+            ("--alpha2", self.alpha2),
+            ("--lr", self.lr),
+            ("--beta", self.beta),
+            ("--validation-fraction", self.validation_fraction),
+            ("--dropout", self.dropout),
+            ("--weight-decay", self.weight_decay),
+        ] {
+            if let Some(x) = v
+                && !x.is_finite()
+            {
+                bail!("{flag} must be a finite number, got {x}");
+            }
+        }
         let mask = self
             .mask
             .as_deref()
