@@ -5,8 +5,9 @@ use anyhow::{Context, Result, bail};
 use dpvae_data::SpatialData;
 use dpvae_data::preprocess::{FittedPreprocess, Preprocess};
 use dpvae_model::{
-    BackendKind, Embedding, LambdaMode, Likelihood, ModelConfig, SavedModel, TrainConfig,
-    TrainInput, TrainOutcome, TrainingMetadata, VaeScale, ValidationMetric, matrix_checksum,
+    BackendKind, Embedding, FittedModel, LambdaMode, Likelihood, ModelConfig, SavedModel,
+    TrainConfig, TrainInput, TrainOutcome, TrainingMetadata, VaeScale, ValidationMetric,
+    matrix_checksum,
 };
 
 use crate::placement::{CoordFrame, PlacementRecord, PlacementSettings, anchor_rows, average};
@@ -159,8 +160,6 @@ pub struct Trained {
     pub saved: SavedModel,
     /// The first member's training run.
     pub outcome: TrainOutcome,
-    /// Every member's history (the first is `outcome.history`).
-    pub histories: Vec<dpvae_model::History>,
 }
 
 /// Fit preprocessing on `reference` (raw counts and coordinates) and train the model (an ensemble when
@@ -254,9 +253,6 @@ pub fn train_reference(
         TrainingMetadata::new(settings.train.seed, dataset_name, matrix_checksum(x.view()));
     metadata.backend = first.backend.name().to_string();
     metadata.epochs = first.best_epoch;
-    let histories = std::iter::once(first.history.clone())
-        .chain(outcomes.iter().map(|o| o.history.clone()))
-        .collect();
     let saved = SavedModel {
         model: first.model.clone(),
         members: outcomes.into_iter().map(|o| o.model).collect(),
@@ -269,7 +265,6 @@ pub fn train_reference(
     Ok(Trained {
         saved,
         outcome: first,
-        histories,
     })
 }
 
@@ -283,6 +278,20 @@ fn fitted_preprocess(saved: &SavedModel) -> Result<FittedPreprocess> {
 /// the model's genes missing from the query is an error unless `allow_missing_genes`.
 pub fn embed_members(
     saved: &SavedModel,
+    query: &SpatialData,
+    backend: BackendKind,
+    allow_missing_genes: bool,
+) -> Result<(SpatialData, Vec<Embedding>)> {
+    let models: Vec<&FittedModel> = std::iter::once(&saved.model)
+        .chain(&saved.members)
+        .collect();
+    embed_with(saved, &models, query, backend, allow_missing_genes)
+}
+
+/// Process `query` as `saved`'s reference was and encode it with `models` (members of `saved`).
+fn embed_with(
+    saved: &SavedModel,
+    models: &[&FittedModel],
     query: &SpatialData,
     backend: BackendKind,
     allow_missing_genes: bool,
@@ -318,8 +327,8 @@ pub fn embed_members(
     }
     let likelihood = saved.model.config().likelihood;
     let (x, _) = model_input(query, &processed, &fitted, likelihood)?;
-    let embeddings = std::iter::once(&saved.model)
-        .chain(saved.members.iter())
+    let embeddings = models
+        .iter()
         .map(|m| Ok(m.encode(x.view(), backend)?))
         .collect::<Result<Vec<_>>>()?;
     Ok((processed, embeddings))
@@ -331,11 +340,7 @@ pub fn embed(
     query: &SpatialData,
     backend: BackendKind,
 ) -> Result<(SpatialData, Embedding)> {
-    let first = SavedModel {
-        members: Vec::new(),
-        ..saved.clone()
-    };
-    let (processed, mut embs) = embed_members(&first, query, backend, false)?;
+    let (processed, mut embs) = embed_with(saved, &[&saved.model], query, backend, false)?;
     Ok((processed, embs.remove(0)))
 }
 

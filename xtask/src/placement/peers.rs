@@ -70,14 +70,19 @@ pub fn run(
     let output: PeerOutput = serde_json::from_str(&text)
         .with_context(|| format!("{} is not the peers' output", peers_path.display()))?;
     let mut results = Vec::new();
+    // Each case's truth is read once, not once per peer method.
+    let mut truths: std::collections::HashMap<String, ndarray::Array2<f64>> = Default::default();
     for r in output.results {
         let Some(case) = cases.iter().find(|c| c.id == r.case) else {
             continue;
         };
         let (metrics, error) = match (&r.coords, r.error) {
             (Some(rows), None) => {
-                let (_, query) = case.load()?;
-                let truth = query.require_spatial()?;
+                if !truths.contains_key(&case.id) {
+                    let (_, query) = case.load()?;
+                    truths.insert(case.id.clone(), query.require_spatial()?.clone());
+                }
+                let truth = &truths[&case.id];
                 let placed = ndarray::Array2::from_shape_vec(
                     (rows.len(), 2),
                     rows.iter()
