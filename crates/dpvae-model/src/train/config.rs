@@ -55,6 +55,9 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Seed of initialisation, split, shuffling, sampling and k-means.
     pub seed: u64,
+    /// Seed of the train/validation split alone, when it must not follow `seed`: ensemble members trained
+    /// with different seeds then hold out the same spots, which calibrate the ensemble's placement.
+    pub split_seed: Option<u64>,
     /// Weight of the VAE terms.
     pub alpha1: f64,
     /// Weight of the distance-preserving loss. The reconstruction term is summed over genes (tens of nats per
@@ -99,6 +102,7 @@ impl Default for TrainConfig {
             batch_size: 128,
             learning_rate: 1e-3,
             seed: 0,
+            split_seed: None,
             alpha1: 1.0,
             alpha2: 100.0,
             beta: 1.0,

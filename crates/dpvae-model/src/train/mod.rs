@@ -390,8 +390,11 @@ fn train_on<B: AutodiffBackend>(
     );
     let _entered = span.enter();
 
-    let (train_idx, val_idx) =
-        split_indices(prep.n, cfg.validation_fraction, &mut stream(cfg.seed, 1));
+    let (train_idx, val_idx) = split_indices(
+        prep.n,
+        cfg.validation_fraction,
+        &mut stream(cfg.split_seed.unwrap_or(cfg.seed), 1),
+    );
     let n_train = train_idx.len();
     let batch = if cfg.batch_size == 0 || cfg.batch_size >= n_train {
         n_train
