@@ -22,6 +22,7 @@
 //! ```
 
 pub mod autocorr;
+pub mod calibration;
 pub mod correlation;
 pub mod error;
 pub mod features;
@@ -32,6 +33,7 @@ pub mod weights;
 pub mod wilcoxon;
 
 pub use autocorr::{AutocorrParams, AutocorrRow, AutocorrTable, StatResult};
+pub use calibration::{CalibrationReport, Coverage, calibration};
 pub use correlation::{Alternative, DistanceCorrelation, DistanceCorrelationParams};
 pub use error::{EvalError, Result};
 pub use features::{CsrView, Features};
