@@ -9,3 +9,4 @@ pub mod pipeline;
 pub mod placement;
 pub mod plot;
 pub mod sources;
+pub mod uncertainty;

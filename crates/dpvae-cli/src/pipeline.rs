@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use dpvae_data::SpatialData;
+use dpvae_data::io::tables::CoordTable;
 use dpvae_data::preprocess::{FittedPreprocess, Preprocess};
 use dpvae_model::{
     BackendKind, Embedding, FittedModel, LambdaMode, Likelihood, ModelConfig, SavedModel,
@@ -10,7 +11,10 @@ use dpvae_model::{
     matrix_checksum,
 };
 
-use crate::placement::{CoordFrame, PlacementRecord, PlacementSettings, anchor_rows, average};
+use crate::placement::{CoordFrame, PlacementRecord, PlacementSettings, anchor_rows};
+use crate::uncertainty::{
+    Calibration, MIN_CALIBRATION, MemberLatent, Uncertainty, calibration_rows,
+};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +162,8 @@ fn model_input(
 /// A trained model plus what training measured.
 pub struct Trained {
     pub saved: SavedModel,
+    /// Seconds spent placing the validation spots to calibrate the uncertainty.
+    pub calibration_seconds: f64,
     /// The first member's training run.
     pub outcome: TrainOutcome,
 }
@@ -215,6 +221,8 @@ pub fn train_reference(
     let mut train_cfg = settings.train.clone();
     let n_train = ((1.0 - train_cfg.validation_fraction) * x.nrows() as f64) as usize;
     train_cfg.batch_size = settings.placement.batch_size(train_cfg.batch_size, n_train);
+    // Every member holds out the same validation spots, so they can calibrate the ensemble's placement.
+    train_cfg.split_seed = Some(train_cfg.split_seed.unwrap_or(settings.train.seed));
     let mut outcomes = Vec::with_capacity(settings.placement.members);
     for k in 0..settings.placement.members {
         let cfg = TrainConfig {
@@ -230,24 +238,14 @@ pub fn train_reference(
         }
         outcomes.push(dpvae_model::train(&input, &model, &cfg, settings.backend)?);
     }
+    let started = std::time::Instant::now();
     let placement = match (&processed.spatial, settings.placement.reference_frame) {
-        (Some(c), true) => {
-            let rows = anchor_rows(x.nrows(), settings.train.seed);
-            let xa = x.select(ndarray::Axis(0), &rows);
-            let latents = outcomes
-                .iter()
-                .map(|o| Ok(to_f64(&o.model.encode(xa.view(), settings.backend)?.mean)))
-                .collect::<Result<Vec<_>>>()?;
-            let record = PlacementRecord::new(
-                settings.placement.clone(),
-                frame,
-                &c.select(ndarray::Axis(0), &rows),
-                &latents,
-            );
-            Some(serde_json::to_value(record)?)
-        }
+        (Some(c), true) => Some(serde_json::to_value(placement_record(
+            settings, frame, &x, c, &outcomes,
+        )?)?),
         _ => None,
     };
+    let calibration_seconds = started.elapsed().as_secs_f64();
     let first = outcomes.remove(0);
     let mut metadata =
         TrainingMetadata::new(settings.train.seed, dataset_name, matrix_checksum(x.view()));
@@ -264,8 +262,76 @@ pub fn train_reference(
     };
     Ok(Trained {
         saved,
+        calibration_seconds,
         outcome: first,
     })
+}
+
+/// The placement record of a trained ensemble: anchors drawn from the training spots, and the calibration
+/// of the placement error on the validation spots no member trained on.
+fn placement_record(
+    settings: &TrainSettings,
+    frame: Option<CoordFrame>,
+    x: &Array2<f32>,
+    coords: &Array2<f64>,
+    outcomes: &[TrainOutcome],
+) -> Result<PlacementRecord> {
+    let backend = settings.backend;
+    let seed = settings.train.seed;
+    let validation = &outcomes[0].validation_indices;
+    let training: Vec<usize> = (0..x.nrows())
+        .filter(|i| validation.binary_search(i).is_err())
+        .collect();
+    let embed_rows = |rows: &[usize]| {
+        let xr = x.select(ndarray::Axis(0), rows);
+        outcomes
+            .iter()
+            .map(|o| {
+                let e = o.model.encode(xr.view(), backend)?;
+                Ok((to_f64(&e.mean), to_f64(&e.variance)))
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let rows = anchor_rows(&training, seed);
+    let anchor_latents: Vec<Array2<f64>> = embed_rows(&rows)?.into_iter().map(|e| e.0).collect();
+    let mut record = PlacementRecord::new(
+        settings.placement.clone(),
+        frame,
+        &coords.select(ndarray::Axis(0), &rows),
+        &anchor_latents,
+    );
+    let cal_rows = calibration_rows(validation, seed);
+    if cal_rows.len() < MIN_CALIBRATION {
+        tracing::warn!(
+            "only {} validation spots: no calibrated uncertainty (dpvae_radius_50/90, dpvae_confidence) \
+             for this model; it needs at least {MIN_CALIBRATION} (raise --validation-fraction)",
+            cal_rows.len()
+        );
+        return Ok(record);
+    }
+    let embedded = embed_rows(&cal_rows)?;
+    let latents: Vec<Array2<f64>> = embedded.iter().map(|e| e.0.clone()).collect();
+    let method = crate::cmd::reconstruct::MethodArg::chosen(None, latents[0].ncols()).into();
+    let (placed, members) = record.place_members(&latents, method, seed)?;
+    let truth = coords.select(ndarray::Axis(0), &cal_rows);
+    // Errors as `dpvae evaluate` measures them: after the rigid part of the Procrustes alignment (an identity
+    // for a good placement in the reference's own frame).
+    let errors = crate::uncertainty::rigid_errors(truth.view(), placed.view())?;
+    let views = member_views(&embedded);
+    let d = record.difficulty(&views, (&latents, &errors), true, &members, &placed)?;
+    record.calibration = Some(Calibration::fit(&latents, &d, &errors)?);
+    Ok(record)
+}
+
+/// Borrowed (means, variances) of every member.
+fn member_views(embedded: &[(Array2<f64>, Array2<f64>)]) -> Vec<MemberLatent<'_>> {
+    embedded
+        .iter()
+        .map(|(m, v)| MemberLatent {
+            mean: m.view(),
+            variance: Some(v.view()),
+        })
+        .collect()
 }
 
 /// The model directory's preprocessing state.
@@ -357,8 +423,56 @@ pub struct Placed {
     pub member_coords: Vec<Array2<f64>>,
     /// Whether `coords` is in the reference's frame.
     pub reference_frame: bool,
+    /// Calibrated per-spot radii and confidence (models in the reference's frame with a calibration).
+    pub uncertainty: Option<Uncertainty>,
     /// Reconstruction method used.
     pub method: dpvae_geometry::Method,
+}
+
+impl Placed {
+    /// Whether `coords` are tissue coordinates: in the reference's frame, or a bare model's 2-d latent.
+    pub fn has_coordinates(&self) -> bool {
+        self.reference_frame || self.latent.ncols() == 2
+    }
+
+    /// Store the placement where scanpy users look: obsm['X_dpvae'], obsm['X_dpvae_var'],
+    /// obsm['spatial_dpvae'] (when [`Placed::has_coordinates`]) and, with a calibration, the obs columns
+    /// dpvae_radius_50, dpvae_radius_90 and dpvae_confidence.
+    pub fn write_into(&self, data: &mut SpatialData) -> Result<()> {
+        if data.n_obs() != self.latent.nrows() {
+            bail!(
+                "the placement has {} spots but the dataset {}",
+                self.latent.nrows(),
+                data.n_obs()
+            );
+        }
+        data.obsm.insert("X_dpvae".into(), self.latent.clone());
+        data.obsm
+            .insert("X_dpvae_var".into(), self.variance.clone());
+        if self.has_coordinates() {
+            data.obsm
+                .insert("spatial_dpvae".into(), self.coords.clone());
+        }
+        if let Some(u) = &self.uncertainty {
+            for (name, values) in u.columns() {
+                data.obs
+                    .with_column(polars::prelude::Column::new(name.into(), values.to_vec()))
+                    .with_context(|| format!("adding obs['{name}']"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The coordinates as a barcode,x,y table, with the uncertainty columns when there are any.
+    pub fn coord_table(&self, barcodes: Vec<String>) -> Result<CoordTable> {
+        let mut t = CoordTable::new(barcodes, self.coords.clone())?;
+        if let Some(u) = &self.uncertainty {
+            for (name, values) in u.columns() {
+                t = t.with_column(name, values.to_vec())?;
+            }
+        }
+        Ok(t)
+    }
 }
 
 /// How [`place`] runs.
@@ -371,6 +485,8 @@ pub struct PlaceOptions {
     pub seed: u64,
     /// Place even when more than half of the model's genes are missing from the query.
     pub allow_missing_genes: bool,
+    /// Leave out the per-spot uncertainty (radii and confidence), e.g. to time what it costs.
+    pub skip_uncertainty: bool,
 }
 
 /// Embed `query` and place it: the whole of `dpvae embed` + `dpvae reconstruct` for a model directory.
@@ -380,6 +496,7 @@ pub fn place(saved: &SavedModel, query: &SpatialData, opts: &PlaceOptions) -> Re
         method,
         seed,
         allow_missing_genes,
+        skip_uncertainty,
     } = *opts;
     let (_, embs) = embed_members(saved, query, backend, allow_missing_genes)?;
     let latent = to_f64(&embs[0].mean);
@@ -392,18 +509,24 @@ pub fn place(saved: &SavedModel, query: &SpatialData, opts: &PlaceOptions) -> Re
         .map(|v| serde_json::from_value(v.clone()))
         .transpose()
         .context("the model directory's placement.json cannot be read")?;
-    let (coords, member_coords, reference_frame) = match &record {
+    let (coords, member_coords, reference_frame, uncertainty) = match &record {
         Some(r) if r.settings.reference_frame => {
-            let members = embs
+            let embedded: Vec<(Array2<f64>, Array2<f64>)> = embs
                 .iter()
-                .enumerate()
-                .map(|(k, e)| r.to_reference(k, to_f64(&e.mean).view(), geo_method, seed))
-                .collect::<Result<Vec<_>>>()?;
-            (average(&members), members, true)
+                .map(|e| (to_f64(&e.mean), to_f64(&e.variance)))
+                .collect();
+            let latents: Vec<Array2<f64>> = embedded.iter().map(|e| e.0.clone()).collect();
+            let (coords, members) = r.place_members(&latents, geo_method, seed)?;
+            let uncertainty = if skip_uncertainty {
+                None
+            } else {
+                r.uncertainty(&member_views(&embedded), &members, &coords)?
+            };
+            (coords, members, true, uncertainty)
         }
         _ => {
             let rec = crate::cmd::reconstruct::reconstruct_latent(&latent, method, None, seed)?;
-            (rec.coords.clone(), vec![rec.coords], false)
+            (rec.coords.clone(), vec![rec.coords], false, None)
         }
     };
     Ok(Placed {
@@ -412,6 +535,7 @@ pub fn place(saved: &SavedModel, query: &SpatialData, opts: &PlaceOptions) -> Re
         coords,
         member_coords,
         reference_frame,
+        uncertainty,
         method: geo_method,
     })
 }

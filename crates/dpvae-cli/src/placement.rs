@@ -16,6 +16,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::uncertainty::{Calibration, Difficulty, MemberLatent, Neighbourhood, Uncertainty};
+
 /// Reference spots kept per member to fit the latent -> tissue transform.
 pub const MAX_ANCHORS: usize = 5000;
 
@@ -147,6 +149,10 @@ pub struct PlacementRecord {
     pub anchor_coords: Vec<Vec<f64>>,
     /// Per member, the anchors' latent means.
     pub anchor_latents: Vec<Vec<Vec<f64>>>,
+    /// What the reference's validation spots measured of the placement error (absent in models saved
+    /// before uncertainty existed, or when there were too few validation spots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 fn to_rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
@@ -160,10 +166,10 @@ fn from_rows(rows: &[Vec<f64>]) -> Result<Array2<f64>> {
         .context("placement.json: rows of unequal length")
 }
 
-/// Seeded choice of at most [`MAX_ANCHORS`] rows out of `n` (sorted).
-pub fn anchor_rows(n: usize, seed: u64) -> Vec<usize> {
-    let mut rows: Vec<usize> = (0..n).collect();
-    if n > MAX_ANCHORS {
+/// Seeded choice of at most [`MAX_ANCHORS`] rows out of `candidates` (sorted).
+pub fn anchor_rows(candidates: &[usize], seed: u64) -> Vec<usize> {
+    let mut rows = candidates.to_vec();
+    if rows.len() > MAX_ANCHORS {
         rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_a11c));
         rows.truncate(MAX_ANCHORS);
         rows.sort_unstable();
@@ -187,7 +193,23 @@ impl PlacementRecord {
             frame,
             anchor_coords: to_rows(anchor_coords),
             anchor_latents: anchor_latents.iter().map(to_rows).collect(),
+            calibration: None,
         }
+    }
+
+    /// Every member's placement of its latent `latents[k]` in the reference's frame, and their mean.
+    pub fn place_members(
+        &self,
+        latents: &[Array2<f64>],
+        method: Method,
+        seed: u64,
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        let members = latents
+            .iter()
+            .enumerate()
+            .map(|(k, z)| self.to_reference(k, z.view(), method, seed))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((average(&members), members))
     }
 
     /// Map member `k`'s query latent into the reference's frame.
@@ -242,6 +264,60 @@ impl PlacementRecord {
         let fit = dpvae_geometry::procrustes(anchors.view(), a2.view())
             .context("fitting the latent -> tissue transform on the reference's anchor spots")?;
         Ok(fit.transform(q2.view())?)
+    }
+
+    /// The anchors' latent means of every member.
+    fn anchor_latent_matrices(&self) -> Result<Vec<Array2<f64>>> {
+        self.anchor_latents
+            .iter()
+            .map(|rows| from_rows(rows))
+            .collect()
+    }
+
+    /// The difficulty of spots seen by the members as `members`, placed at `member_coords` (mean `placed`),
+    /// against calibration spots with latents `cal_latents` and errors `cal_errors` (`exclude_self`: the
+    /// spots are those calibration spots).
+    pub fn difficulty(
+        &self,
+        members: &[MemberLatent<'_>],
+        (cal_latents, cal_errors): (&[Array2<f64>], &[f64]),
+        exclude_self: bool,
+        member_coords: &[Array2<f64>],
+        placed: &Array2<f64>,
+    ) -> Result<Difficulty> {
+        let anchors = self.anchors()?;
+        let anchor_latents = self.anchor_latent_matrices()?;
+        let hood = Neighbourhood {
+            anchor_latents: &anchor_latents,
+            anchor_coords: anchors.view(),
+            calibration_latents: cal_latents,
+            calibration_errors: cal_errors,
+            exclude_self,
+        };
+        Difficulty::compute(members, &hood, member_coords, placed.view())
+    }
+
+    /// Calibrated radii and confidence of placed spots, when the model has a calibration.
+    pub fn uncertainty(
+        &self,
+        members: &[MemberLatent<'_>],
+        member_coords: &[Array2<f64>],
+        placed: &Array2<f64>,
+    ) -> Result<Option<Uncertainty>> {
+        let Some(cal) = &self.calibration else {
+            return Ok(None);
+        };
+        let cal_latents = (0..members.len())
+            .map(|k| cal.member_latents(k))
+            .collect::<Result<Vec<_>>>()?;
+        let d = self.difficulty(
+            members,
+            (&cal_latents, &cal.errors),
+            false,
+            member_coords,
+            placed,
+        )?;
+        Ok(Some(cal.apply(d)))
     }
 }
 

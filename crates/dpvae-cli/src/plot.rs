@@ -40,6 +40,8 @@ pub struct Panel {
     pub colouring: Colouring,
     /// Points to mark with a black cross (e.g. anchors).
     pub marked: Vec<usize>,
+    /// Per point, a radius in data units drawn as a circle around it (e.g. dpvae_radius_50); empty: none.
+    pub radii: Vec<f64>,
 }
 
 /// One line of a line chart.
@@ -222,6 +224,21 @@ where
                     .map(|(i, &(x, y))| Circle::new((x, y), 2, colour_of(i).filled())),
             )
             .map_err(err)?;
+        if !panel.radii.is_empty() {
+            chart
+                .draw_series(panel.points.iter().zip(&panel.radii).enumerate().map(
+                    |(i, (&(x, y), &r))| {
+                        let ring: Vec<(f64, f64)> = (0..=24)
+                            .map(|k| {
+                                let a = std::f64::consts::TAU * k as f64 / 24.0;
+                                (x + r * a.cos(), y + r * a.sin())
+                            })
+                            .collect();
+                        PathElement::new(ring, colour_of(i).mix(0.25).stroke_width(1))
+                    },
+                ))
+                .map_err(err)?;
+        }
         chart
             .draw_series(
                 panel

@@ -51,6 +51,8 @@ pub struct Matched {
     pub b: Array2<f64>,
     pub only_in_a: usize,
     pub only_in_b: usize,
+    /// Rows of `b` matched, in the order of `barcodes`.
+    pub rows_b: Vec<usize>,
 }
 
 /// Match two tables by barcode. Fewer than 3 shared barcodes is an error (nothing can be compared).
@@ -97,6 +99,7 @@ pub fn match_by_barcode(a: &CoordTable, b: &CoordTable, what: (&str, &str)) -> R
         b: b.coords.select(Axis(0), &rows_b),
         only_in_a,
         only_in_b,
+        rows_b,
     })
 }
 

@@ -294,6 +294,37 @@ fn run_and_evaluate_on_a_split_tissue() {
         "{run_config}"
     );
     assert_eq!(s2["latent_morans_i"].as_array().unwrap().len(), 2);
+    // The calibrated uncertainty is written where users look and evaluated the same way by both commands.
+    let placed = dpvae_data::io::read(&out.join("query_dpvae.h5ad")).unwrap();
+    for c in ["dpvae_radius_50", "dpvae_radius_90", "dpvae_confidence"] {
+        let col = placed
+            .obs
+            .column(c)
+            .unwrap_or_else(|_| panic!("no obs['{c}']"));
+        assert_eq!(col.len(), 200);
+    }
+    let table = std::fs::read_to_string(out.join("query_coords.csv")).unwrap();
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("dpvae_radius_50,dpvae_radius_90,dpvae_confidence"),
+        "{}",
+        table.lines().next().unwrap()
+    );
+    let cal = &summary["calibration"];
+    let c90 = cal["coverage_90"]
+        .as_f64()
+        .expect("run reports calibration");
+    assert!(
+        c90 >= cal["coverage_50"].as_f64().unwrap() && c90 <= 1.0,
+        "{cal}"
+    );
+    assert_eq!(
+        &s2["calibration"], cal,
+        "evaluate reads the radii back from obs"
+    );
     // evaluation without any true coordinates is a clear error
     let nocoords = dir.path().join("nocoords.csv");
     std::fs::write(&nocoords, "barcode,x,y\nnot-a-spot,0,0\n").unwrap();

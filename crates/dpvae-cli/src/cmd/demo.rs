@@ -147,6 +147,7 @@ pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
         points: pts(&truth),
         colouring: colouring.clone(),
         marked: vec![],
+        radii: vec![],
     }];
     for r in &results {
         panels.push(Panel {
@@ -154,6 +155,7 @@ pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
             points: pts(&r.aligned),
             colouring: colouring.clone(),
             marked: vec![],
+            radii: vec![],
         });
     }
     let mut files = scatter_panels(&args.out.join("reconstruction"), &panels, true)?;

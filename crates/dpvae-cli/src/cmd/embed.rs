@@ -31,7 +31,9 @@ pub struct EmbedArgs {
     /// Dataset to encode (raw counts; processed exactly as the model's reference was).
     pub input: PathBuf,
     /// Output h5ad: the input plus obsm['X_dpvae'] and obsm['spatial_dpvae'] (in the reference's frame for a
-    /// model trained with dpvae's defaults; for a bare model only when its latent is 2-d).
+    /// model trained with dpvae's defaults; for a bare model only when its latent is 2-d), and for a model
+    /// with a calibration the per-spot uncertainty obs['dpvae_radius_50'], obs['dpvae_radius_90'] (reference
+    /// units) and obs['dpvae_confidence'] (docs/uncertainty.md).
     #[arg(long)]
     pub out: PathBuf,
     /// Place the query even when more than half of the model's genes are missing from it.
@@ -61,16 +63,10 @@ pub fn run(inv: &Invocation, args: EmbedArgs) -> Result<()> {
     };
     let placed = place(&saved, &data, &opts)?;
     let latent_dim = placed.latent.ncols();
-    data.obsm.insert("X_dpvae".into(), placed.latent.clone());
-    data.obsm
-        .insert("X_dpvae_var".into(), placed.variance.clone());
     // A model with a placement record places in the reference's frame at any latent dimension; a bare
     // model's 2-d latent is read as coordinates (`dpvae reconstruct` handles the rest).
-    let has_placement = placed.reference_frame || latent_dim == 2;
-    if has_placement {
-        data.obsm
-            .insert("spatial_dpvae".into(), placed.coords.clone());
-    }
+    let has_placement = placed.has_coordinates();
+    placed.write_into(&mut data)?;
     inv.record(
         &mut data,
         &s,
@@ -80,6 +76,7 @@ pub fn run(inv: &Invocation, args: EmbedArgs) -> Result<()> {
             "latent_dim": latent_dim,
             "members": placed.member_coords.len(),
             "frame": if placed.reference_frame { "reference" } else { "latent" },
+            "uncertainty": placed.uncertainty.is_some(),
             "lambda": saved.model.lambda().ok(),
             "train_config": saved.train_config,
             "preprocess": saved.preprocess,
@@ -91,10 +88,12 @@ pub fn run(inv: &Invocation, args: EmbedArgs) -> Result<()> {
         args.out.display(),
         data.n_obs(),
         latent_dim,
-        if has_placement {
-            " and obsm['spatial_dpvae']"
-        } else {
-            ""
+        match (has_placement, placed.uncertainty.is_some()) {
+            (true, true) => {
+                " and obsm['spatial_dpvae'], with obs dpvae_radius_50, dpvae_radius_90, dpvae_confidence"
+            }
+            (true, false) => " and obsm['spatial_dpvae']",
+            _ => "",
         }
     ));
     Ok(())

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use dpvae_data::SpatialData;
 use dpvae_data::io::tables::CoordTable;
@@ -18,6 +18,9 @@ use crate::common::write_table;
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::{match_by_barcode, read_coord_source};
+use crate::uncertainty::{
+    OBS_CONFIDENCE, OBS_RADIUS_50, OBS_RADIUS_90, Uncertainty, calibration_summary,
+};
 
 /// The geometry crate's Procrustes (scipy's definition) as the eval crate's alignment.
 struct ProcrustesAligner;
@@ -54,6 +57,8 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub truth: Option<PathBuf>,
     /// Output folder: evaluation.json, per_spot_error.csv, latent_autocorr.csv, error_map.png/.svg, config.toml.
+    /// When the input has obs['dpvae_radius_50'/'dpvae_radius_90'/'dpvae_confidence'], evaluation.json gains
+    /// their calibration (coverage of each radius, Spearman of radius and error).
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
@@ -72,7 +77,8 @@ pub fn evaluate_into(
     let m = match_by_barcode(truth, estimate, ("truth", "reconstruction"))?;
     let fit = dpvae_geometry::procrustes(m.a.view(), m.b.view())?;
     let report = reconstruction_error(m.a.view(), m.b.view(), &ProcrustesAligner)?;
-    let table = CoordTable::new(m.barcodes.clone(), m.a.clone())?
+    let uncertainty = matched_uncertainty(estimate, &m.rows_b)?;
+    let mut table = CoordTable::new(m.barcodes.clone(), m.a.clone())?
         .with_column("x_hat", report.aligned.column(0).to_vec())?
         .with_column("y_hat", report.aligned.column(1).to_vec())?
         .with_column("error", report.per_spot.clone())?
@@ -80,6 +86,18 @@ pub fn evaluate_into(
             "error_in_spots",
             report.per_spot.iter().map(|e| e / report.spacing).collect(),
         )?;
+    let calibration = match &uncertainty {
+        Some(u) => {
+            let (summary, rigid) = calibration_summary(m.a.view(), m.b.view(), u)?;
+            table = table
+                .with_column("rigid_error", rigid)?
+                .with_column("radius_50", u.radius_50.clone())?
+                .with_column("radius_90", u.radius_90.clone())?
+                .with_column("confidence", u.confidence.clone())?;
+            Some(summary)
+        }
+        None => None,
+    };
     write_table(&out.join("per_spot_error.csv"), &table)?;
 
     let mut summary = json!({
@@ -93,6 +111,9 @@ pub fn evaluate_into(
         "error_rmse": report.summary.rmse,
         "spot_spacing": report.spacing,
     });
+    if let Some(c) = &calibration {
+        summary["calibration"] = serde_json::to_value(c)?;
+    }
     if let Some(latent) = latent {
         let lm = match_by_barcode(truth, latent, ("truth", "latent"))?;
         let w = WeightsParams::knn(k)
@@ -128,12 +149,14 @@ pub fn evaluate_into(
                 points: pts(&m.a),
                 colouring: err.clone(),
                 marked: vec![],
+                radii: vec![],
             },
             Panel {
                 title: format!("reconstruction (disparity {:.3})", fit.disparity),
                 points: pts(&report.aligned),
                 colouring: err,
                 marked: vec![],
+                radii: vec![],
             },
         ],
         true,
@@ -143,6 +166,59 @@ pub fn evaluate_into(
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
     Ok(summary)
+}
+
+/// The uncertainty columns of `estimate` (dpvae_radius_50, dpvae_radius_90, dpvae_confidence) at `rows`.
+fn matched_uncertainty(estimate: &CoordTable, rows: &[usize]) -> Result<Option<Uncertainty>> {
+    let col = |name: &str| {
+        estimate
+            .extra
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>())
+    };
+    let (r50, r90, conf) = (col(OBS_RADIUS_50), col(OBS_RADIUS_90), col(OBS_CONFIDENCE));
+    match (r50, r90, conf) {
+        (Some(radius_50), Some(radius_90), Some(confidence)) => {
+            if radius_50
+                .iter()
+                .chain(&radius_90)
+                .chain(&confidence)
+                .any(|v| !v.is_finite())
+            {
+                bail!("the placement's uncertainty columns have missing or non-finite values");
+            }
+            Ok(Some(Uncertainty {
+                difficulty: None,
+                radius_50,
+                radius_90,
+                confidence,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The estimate's coordinates plus, when `data` has them, its uncertainty columns.
+pub fn estimate_table(data: &SpatialData, mut table: CoordTable) -> Result<CoordTable> {
+    if let Some(u) = Uncertainty::from_obs(&data.obs)? {
+        let index: std::collections::HashMap<&str, usize> = data
+            .obs_names
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let rows: Vec<usize> = table
+            .barcodes
+            .iter()
+            .map(|b| index.get(b.as_str()).copied())
+            .collect::<Option<Vec<_>>>()
+            .context("the estimate's barcodes are not the dataset's")?;
+        for (name, values) in u.columns() {
+            table = table.with_column(name, rows.iter().map(|&i| values[i]).collect())?;
+        }
+    }
+    Ok(table)
 }
 
 /// The `X_dpvae` latent of a dataset as a table, when present.
@@ -176,6 +252,12 @@ pub fn run(inv: &Invocation, args: EvaluateArgs) -> Result<()> {
         )?,
     };
     let estimate = read_coord_source(&args.input, &s.estimate_key)?;
+    // The uncertainty columns describe obsm['spatial_dpvae'], not other estimates.
+    let estimate = if s.estimate_key == "spatial_dpvae" {
+        estimate_table(&data, estimate)?
+    } else {
+        estimate
+    };
     let latent = latent_table(&data)?;
     let summary = evaluate_into(&truth, &estimate, latent.as_ref(), s.k, &args.out)?;
     inv.write_config(&args.out.join(CONFIG_FILE), &s)?;

@@ -12,6 +12,7 @@ use crate::config::{Invocation, beside};
 use crate::pipeline::obs_labels;
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::parse_obsm_key;
+use crate::uncertainty::{OBS_CONFIDENCE, Uncertainty};
 
 /// The settings of `dpvae plot`; stored beside the figure as OUT.config.toml.
 #[derive(Debug, Args, Serialize, Deserialize)]
@@ -20,9 +21,14 @@ pub struct PlotSettings {
     /// Coordinates to draw: obsm:spatial (truth) or obsm:spatial_dpvae (reconstruction).
     #[arg(long, default_value = "obsm:spatial")]
     pub coords: String,
-    /// Colour by: a gene name (log1p of the stored value), obs:COLUMN (a label), or none.
+    /// Colour by: a gene name (log1p of the stored value), obs:COLUMN (a label, or a ramp for a numeric
+    /// column), confidence (obs:dpvae_confidence, written by `dpvae embed` / `run`), or none.
     #[arg(long, default_value = "none")]
     pub color: String,
+    /// Draw each spot's uncertainty radius (obs['dpvae_radius_50'] or obs['dpvae_radius_90']) around it: 50
+    /// or 90. Meant for --coords obsm:spatial_dpvae, whose units the radius is in.
+    #[arg(long, value_name = "LEVEL")]
+    pub radius: Option<u8>,
     /// Draw y downwards, as tissue images are (default for pixel coordinates).
     #[arg(long)]
     pub flip_y: bool,
@@ -37,6 +43,55 @@ pub struct PlotArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub settings: PlotSettings,
+}
+
+/// A numeric obs column as a colour ramp, any other as categories.
+fn obs_colouring(data: &dpvae_data::SpatialData, col: &str) -> Result<Colouring> {
+    let Ok(c) = data.obs.column(col) else {
+        let names: Vec<String> = data
+            .obs
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        bail!(
+            "no such column; obs has: {}",
+            if names.is_empty() {
+                "(no columns)".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    if c.dtype().is_primitive_numeric() {
+        let values = c
+            .cast(&polars::prelude::DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect();
+        return Ok(Colouring::Continuous {
+            values,
+            name: col.to_string(),
+        });
+    }
+    let (labels, names) = obs_labels(data, col).context("the column cannot be read as labels")?;
+    Ok(Colouring::Category { labels, names })
+}
+
+/// The per-spot radius at `level` (50 or 90) from obs.
+fn radii(data: &dpvae_data::SpatialData, level: u8) -> Result<Vec<f64>> {
+    if level != 50 && level != 90 {
+        bail!("the radius level must be 50 or 90");
+    }
+    let u = Uncertainty::from_obs(&data.obs)?.context(
+        "no obs['dpvae_radius_50'/'dpvae_radius_90']: place the spots with `dpvae embed` or `dpvae run` first",
+    )?;
+    Ok(if level == 50 {
+        u.radius_50
+    } else {
+        u.radius_90
+    })
 }
 
 pub fn run(inv: &Invocation, args: PlotArgs) -> Result<()> {
@@ -61,12 +116,16 @@ pub fn run(inv: &Invocation, args: PlotArgs) -> Result<()> {
             coords.ncols()
         );
     }
-    let colouring = if s.color == "none" {
+    let color = if s.color == "confidence" {
+        format!("obs:{OBS_CONFIDENCE}")
+    } else {
+        s.color.clone()
+    };
+    let colouring = if color == "none" {
         Colouring::Plain
-    } else if let Some(col) = s.color.strip_prefix("obs:") {
-        let (labels, names) = obs_labels(&data, col)
-            .with_context(|| format!("{} has no obs column '{col}'", args.input.display()))?;
-        Colouring::Category { labels, names }
+    } else if let Some(col) = color.strip_prefix("obs:") {
+        obs_colouring(&data, col)
+            .with_context(|| format!("{}: cannot colour by obs '{col}'", args.input.display()))?
     } else {
         let j = data
             .var_names
@@ -90,6 +149,12 @@ pub fn run(inv: &Invocation, args: PlotArgs) -> Result<()> {
         points: coords.rows().into_iter().map(|r| (r[0], r[1])).collect(),
         colouring,
         marked: vec![],
+        radii: match s.radius {
+            None => vec![],
+            Some(level) => radii(&data, level).with_context(|| {
+                format!("{}: cannot draw --radius {level}", args.input.display())
+            })?,
+        },
     };
     let config = beside(&args.out);
     let mut files = scatter_panels(&args.out, &[panel], s.flip_y)?;

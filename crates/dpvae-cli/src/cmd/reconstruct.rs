@@ -156,6 +156,26 @@ pub fn reconstruct_latent(
     Ok(params.check()?.run(latent.view())?)
 }
 
+/// The uncertainty columns `dpvae embed` wrote describe its placement, not the reconstruction replacing it:
+/// they are left out of the output (the input file keeps them).
+fn drop_stale_uncertainty(data: &mut SpatialData) {
+    let stale: Vec<&str> = crate::uncertainty::OBS_COLUMNS
+        .into_iter()
+        .filter(|c| data.obs.column(c).is_ok())
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    for c in &stale {
+        let _ = data.obs.drop_in_place(c);
+    }
+    tracing::warn!(
+        "the input's obs {} describe the placement of `dpvae embed`, not this reconstruction, and are not \
+         copied to the output; `dpvae embed` (or `run`) gives calibrated radii for its own placement",
+        stale.join(", ")
+    );
+}
+
 pub fn run(inv: &Invocation, args: ReconstructArgs, require_anchors: bool) -> Result<()> {
     let table_path = args
         .table
@@ -191,6 +211,7 @@ pub fn run(inv: &Invocation, args: ReconstructArgs, require_anchors: bool) -> Re
         );
     }
     data.obsm.insert("spatial_dpvae".into(), rec.coords.clone());
+    drop_stale_uncertainty(&mut data);
     let details = serde_json::json!({
         "method": MethodArg::chosen(s.method, latent.ncols()),
         "solver": format!("{:?}", rec.path),

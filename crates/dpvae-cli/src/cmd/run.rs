@@ -79,7 +79,9 @@ pub struct RunArgs {
     pub reference: PathBuf,
     /// Query to place (raw counts; coordinates, if present, are used only for evaluation).
     pub query: PathBuf,
-    /// Output folder: model/, query_dpvae.h5ad, query_coords.csv, config.toml, and evaluation files when possible.
+    /// Output folder: model/, query_dpvae.h5ad, query_coords.csv (barcode, x, y, dpvae_radius_50,
+    /// dpvae_radius_90, dpvae_confidence), config.toml, and evaluation files (with the calibration of the
+    /// radii) when the query has true coordinates.
     #[arg(long)]
     pub out: PathBuf,
     /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
@@ -124,27 +126,22 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         method,
         seed: settings.train.seed,
         allow_missing_genes: false,
+        skip_uncertainty: false,
     };
     let placed = place(&trained.saved, &query, &opts)?;
     let latent_dim = placed.latent.ncols();
-    query.obsm.insert("X_dpvae".into(), placed.latent.clone());
-    query
-        .obsm
-        .insert("X_dpvae_var".into(), placed.variance.clone());
-    query
-        .obsm
-        .insert("spatial_dpvae".into(), placed.coords.clone());
+    placed.write_into(&mut query)?;
     let details = json!({
         "reference": name,
         "method": MethodArg::chosen(method, latent_dim),
         "members": placed.member_coords.len(),
         "frame": if placed.reference_frame { "reference" } else { "latent" },
+        "uncertainty": placed.uncertainty.is_some(),
     });
-    let rec = placed;
     inv.record(&mut query, &settings, details)?;
     io::h5ad::write_h5ad(&out_h5ad, &query)?;
     inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
-    let coords = CoordTable::new(query.obs_names.clone(), rec.coords)?;
+    let coords = placed.coord_table(query.obs_names.clone())?;
     write_table(&args.out.join("query_coords.csv"), &coords)?;
     inv.note(format!(
         "wrote {} and {}",
@@ -161,6 +158,14 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
             summary["procrustes_disparity"].as_f64().unwrap_or(f64::NAN),
             summary["error_median"].as_f64().unwrap_or(f64::NAN)
         );
+        if let Some(c) = summary.get("calibration") {
+            println!(
+                "uncertainty: {:.0}% of spots within dpvae_radius_50 (stated 50%), {:.0}% within dpvae_radius_90 (stated 90%); Spearman(radius, error) {:.2}",
+                100.0 * c["coverage_50"].as_f64().unwrap_or(f64::NAN),
+                100.0 * c["coverage_90"].as_f64().unwrap_or(f64::NAN),
+                c["spearman_radius_error"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
     }
     Ok(())
 }

@@ -136,6 +136,7 @@ pub fn fig6(ctx: &Assembly) -> Result<Outcome> {
                     points: pts(m),
                     colouring: colouring.clone(),
                     marked: triplet.clone(),
+                    radii: vec![],
                 };
                 files.extend(scatter_panels(
                     &ctx.path("fig6_leave_three_out"),

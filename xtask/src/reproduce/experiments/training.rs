@@ -37,6 +37,7 @@ pub fn fig5(ctx: &Assembly) -> Result<Outcome> {
             points: r.truth.iter().map(|t| (t[0], t[1])).collect(),
             colouring: colouring.clone(),
             marked: marked.clone(),
+            radii: vec![],
         }];
         for ((epoch, z), d) in r.epochs.iter().zip(&r.latents).zip(&r.disparity) {
             panels.push(Panel {
@@ -44,6 +45,7 @@ pub fn fig5(ctx: &Assembly) -> Result<Outcome> {
                 points: z.iter().map(|v| (v[0] as f64, v[1] as f64)).collect(),
                 colouring: colouring.clone(),
                 marked: marked.clone(),
+                radii: vec![],
             });
             rows.push(vec![name.to_string(), epoch.to_string(), f(*d)]);
         }

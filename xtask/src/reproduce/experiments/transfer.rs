@@ -161,6 +161,7 @@ pub fn fig8(ctx: &Assembly) -> Result<Outcome> {
                     name: "error (spot spacings)".into(),
                 },
                 marked: vec![],
+                radii: vec![],
             });
         }
         files.extend(scatter_panels(
