@@ -8,10 +8,12 @@
 //! `OUT/cases/`, so a run resumes; `results.json`, `placement.md`, CSV tables and a figure summarise them.
 
 mod baselines;
+mod calibration;
 mod cases;
 mod metrics;
 mod peers;
 mod report;
+mod report_uncertainty;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,6 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::reproduce::manifest::Panel;
+use calibration::Placement;
 use cases::Case;
 use metrics::Metrics;
 
@@ -157,6 +160,9 @@ pub struct CaseResult {
     pub n_reference: usize,
     pub n_query: usize,
     pub metrics: Option<Metrics>,
+    /// dpvae's stated uncertainty against the truth (dpvae methods with a calibration).
+    #[serde(default)]
+    pub calibration: Option<calibration::CaseCalibration>,
     pub seconds: f64,
     pub error: Option<String>,
 }
@@ -236,25 +242,63 @@ fn run_method(
     reference: &SpatialData,
     query: &SpatialData,
     seed: u64,
-) -> Result<Array2<f64>> {
+) -> Result<Placement> {
     let coords = reference.require_spatial()?;
-    match m {
+    let bare = |coords: Array2<f64>| Placement {
+        coords,
+        uncertainty: None,
+        variance: None,
+        record: None,
+        timing: Default::default(),
+    };
+    Ok(match m {
         Method::Dpvae { settings, name } => {
             let mut s = (**settings).clone();
             s.train.seed = seed;
             s.train.quiet = true;
             let genes = s.preprocess.align.keys(query, "query")?.to_vec();
+            let t0 = Instant::now();
             let trained = train_reference(reference, &s, name, Some(&genes))?;
-            let opts = PlaceOptions {
+            let train = t0.elapsed().as_secs_f64();
+            let mut opts = PlaceOptions {
                 backend: s.backend,
                 seed,
+                skip_uncertainty: true,
                 ..Default::default()
             };
-            Ok(place(&trained.saved, query, &opts)?.coords)
+            let t1 = Instant::now();
+            let without = place(&trained.saved, query, &opts)?;
+            let place_without = t1.elapsed().as_secs_f64();
+            opts.skip_uncertainty = false;
+            let t2 = Instant::now();
+            let placed = place(&trained.saved, query, &opts)?;
+            let place_with = t2.elapsed().as_secs_f64();
+            anyhow::ensure!(
+                without.coords == placed.coords,
+                "the uncertainty changed the placement"
+            );
+            let record = trained
+                .saved
+                .placement
+                .as_ref()
+                .map(|v| serde_json::from_value(v.clone()))
+                .transpose()?;
+            Placement {
+                coords: placed.coords,
+                uncertainty: placed.uncertainty,
+                variance: Some(placed.variance),
+                record,
+                timing: calibration::Timing {
+                    train,
+                    calibration: trained.calibration_seconds,
+                    place_with,
+                    place_without,
+                },
+            }
         }
         Method::Knn => {
             let (r, q) = baselines::features(reference, query, seed)?;
-            Ok(baselines::knn_regression(
+            bare(baselines::knn_regression(
                 r.view(),
                 coords.view(),
                 q.view(),
@@ -263,12 +307,12 @@ fn run_method(
         }
         Method::Mlp => {
             let (r, q) = baselines::features(reference, query, seed)?;
-            baselines::mlp_regression(
+            bare(baselines::mlp_regression(
                 r.view(),
                 coords.view(),
                 q.view(),
                 &baselines::MlpParams::single(seed),
-            )
+            )?)
         }
         Method::MlpEnsemble => {
             let (r, q) = baselines::features(reference, query, seed)?;
@@ -278,9 +322,9 @@ fn run_method(
                     baselines::mlp_regression(r.view(), coords.view(), q.view(), &p)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(dpvae_cli::placement::average(&members))
+            bare(dpvae_cli::placement::average(&members))
         }
-    }
+    })
 }
 
 fn cache_path(out: &Path, case: &Case, method: &str) -> PathBuf {
@@ -300,9 +344,15 @@ fn run_case(case: &Case, m: &Method, out: &Path) -> Result<CaseResult> {
     let start = Instant::now();
     let placed = run_method(m, &reference, &query, case.seed);
     let seconds = start.elapsed().as_secs_f64();
-    let (metrics, error) = match placed.and_then(|p| metrics::evaluate(truth.view(), p.view())) {
-        Ok(met) => (Some(met), None),
-        Err(e) => (None, Some(format!("{e:#}"))),
+    let measured = placed.and_then(|p| {
+        Ok((
+            metrics::evaluate(truth.view(), p.coords.view())?,
+            calibration::measure(truth.view(), &p)?,
+        ))
+    });
+    let (metrics, calibration, error) = match measured {
+        Ok((met, cal)) => (Some(met), cal, None),
+        Err(e) => (None, None, Some(format!("{e:#}"))),
     };
     let r = CaseResult {
         case: case.id.clone(),
@@ -312,6 +362,7 @@ fn run_case(case: &Case, m: &Method, out: &Path) -> Result<CaseResult> {
         n_reference: reference.n_obs(),
         n_query: query.n_obs(),
         metrics,
+        calibration,
         seconds,
         error,
     };
@@ -359,7 +410,19 @@ pub fn run(args: PlacementArgs) -> Result<()> {
                         c.id,
                         m.name(),
                         r.metrics
-                            .map(|x| format!("disparity {:.3}", x.disparity))
+                            .map(|x| format!(
+                                "disparity {:.3}{}",
+                                x.disparity,
+                                r.calibration
+                                    .as_ref()
+                                    .map(|c| format!(
+                                        ", coverage {:.2}/{:.2}, rho {:.2}",
+                                        c.summary.coverage_50,
+                                        c.summary.coverage_90,
+                                        c.summary.spearman_radius_error
+                                    ))
+                                    .unwrap_or_default()
+                            ))
                             .unwrap_or_else(|| format!(
                                 "failed: {}",
                                 r.error.clone().unwrap_or_default()

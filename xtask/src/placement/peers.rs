@@ -104,6 +104,7 @@ pub fn run(
             n_reference: case.reference_rows.len(),
             n_query: case.query_rows.len(),
             metrics,
+            calibration: None,
             seconds: r.seconds,
             error,
         });

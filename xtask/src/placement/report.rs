@@ -181,6 +181,11 @@ pub fn write(out: &Path, profile: &str, results: &[CaseResult], seconds: f64) ->
             markdown(&trans, &methods, false)
         );
     }
+    md.push_str(&super::report_uncertainty::section(
+        out,
+        results,
+        &mut headline,
+    )?);
     let failures: Vec<&CaseResult> = results.iter().filter(|r| r.error.is_some()).collect();
     if !failures.is_empty() {
         md.push_str("## Failures\n\n");
