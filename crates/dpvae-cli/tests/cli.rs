@@ -325,6 +325,34 @@ fn run_and_evaluate_on_a_split_tissue() {
         &s2["calibration"], cal,
         "evaluate reads the radii back from obs"
     );
+    // The placement coloured by confidence with each spot's 50% radius drawn around it.
+    let fig = dir.path().join("confidence");
+    dpvae()
+        .args([
+            "plot",
+            "--coords",
+            "obsm:spatial_dpvae",
+            "--color",
+            "confidence",
+        ])
+        .args(["--radius", "50", "--out"])
+        .arg(&fig)
+        .arg(out.join("query_dpvae.h5ad"))
+        .assert()
+        .success();
+    assert!(fig.with_extension("png").exists() && fig.with_extension("svg").exists());
+    let svg = std::fs::read_to_string(fig.with_extension("svg")).unwrap();
+    assert!(
+        svg.contains("dpvae_confidence"),
+        "the ramp is named after the column"
+    );
+    dpvae()
+        .args(["plot", "--radius", "70", "--out"])
+        .arg(dir.path().join("bad"))
+        .arg(out.join("query_dpvae.h5ad"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("50 or 90"));
     // evaluation without any true coordinates is a clear error
     let nocoords = dir.path().join("nocoords.csv");
     std::fs::write(&nocoords, "barcode,x,y\nnot-a-spot,0,0\n").unwrap();
