@@ -55,14 +55,18 @@ pub struct Matched {
     pub rows_b: Vec<usize>,
 }
 
-/// Match two tables by barcode. Fewer than 3 shared barcodes is an error (nothing can be compared).
-pub fn match_by_barcode(a: &CoordTable, b: &CoordTable, what: (&str, &str)) -> Result<Matched> {
-    let index: HashMap<&str, usize> = b
-        .barcodes
+/// Row of each barcode.
+pub fn barcode_index(barcodes: &[String]) -> HashMap<&str, usize> {
+    barcodes
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
-        .collect();
+        .collect()
+}
+
+/// Match two tables by barcode. Fewer than 3 shared barcodes is an error (nothing can be compared).
+pub fn match_by_barcode(a: &CoordTable, b: &CoordTable, what: (&str, &str)) -> Result<Matched> {
+    let index = barcode_index(&b.barcodes);
     let mut rows_a = Vec::new();
     let mut rows_b = Vec::new();
     for (i, bc) in a.barcodes.iter().enumerate() {

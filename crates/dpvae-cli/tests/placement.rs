@@ -4,23 +4,11 @@
 
 use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
 use dpvae_data::SpatialData;
-use dpvae_data::simulate::SimulateParams;
-use dpvae_data::split::train_test_split;
+
+mod common;
 
 fn tissue() -> (SpatialData, SpatialData) {
-    let t = SimulateParams {
-        n_spots: 700,
-        n_genes: 200,
-        seed: 3,
-        ..SimulateParams::default()
-    }
-    .simulate()
-    .unwrap();
-    let split = train_test_split(t.n_obs(), 0.2, 0).unwrap();
-    (
-        t.select_obs(&split.train).unwrap(),
-        t.select_obs(&split.test).unwrap(),
-    )
+    common::split_tissue(700, 3, 0)
 }
 
 fn settings() -> TrainSettings {

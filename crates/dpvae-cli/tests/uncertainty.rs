@@ -4,24 +4,12 @@
 
 use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
 use dpvae_data::SpatialData;
-use dpvae_data::simulate::SimulateParams;
-use dpvae_data::split::train_test_split;
+
+mod common;
 use dpvae_eval::correlation::spearman;
 
 fn tissue(n_spots: usize) -> (SpatialData, SpatialData) {
-    let t = SimulateParams {
-        n_spots,
-        n_genes: 200,
-        seed: 11,
-        ..SimulateParams::default()
-    }
-    .simulate()
-    .unwrap();
-    let split = train_test_split(t.n_obs(), 0.2, 1).unwrap();
-    (
-        t.select_obs(&split.train).unwrap(),
-        t.select_obs(&split.test).unwrap(),
-    )
+    common::split_tissue(n_spots, 11, 1)
 }
 
 fn settings() -> TrainSettings {

@@ -202,12 +202,7 @@ fn matched_uncertainty(estimate: &CoordTable, rows: &[usize]) -> Result<Option<U
 /// The estimate's coordinates plus, when `data` has them, its uncertainty columns.
 pub fn estimate_table(data: &SpatialData, mut table: CoordTable) -> Result<CoordTable> {
     if let Some(u) = Uncertainty::from_obs(&data.obs)? {
-        let index: std::collections::HashMap<&str, usize> = data
-            .obs_names
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect();
+        let index = crate::sources::barcode_index(&data.obs_names);
         let rows: Vec<usize> = table
             .barcodes
             .iter()

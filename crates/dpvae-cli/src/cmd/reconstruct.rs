@@ -97,12 +97,7 @@ pub struct ReconstructArgs {
 pub fn read_anchors(path: &Path, data: &SpatialData) -> Result<Anchors> {
     let table = io::tables::read_coords(path)
         .with_context(|| format!("could not read the anchor file {}", path.display()))?;
-    let index: std::collections::HashMap<&str, usize> = data
-        .obs_names
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let index = crate::sources::barcode_index(&data.obs_names);
     let mut idx = Vec::new();
     let mut rows = Vec::new();
     let mut unknown = Vec::new();
