@@ -162,7 +162,8 @@ fn model_input(
 /// A trained model plus what training measured.
 pub struct Trained {
     pub saved: SavedModel,
-    /// Seconds spent placing the validation spots to calibrate the uncertainty.
+    /// Seconds spent on the placement record after training: encoding the anchors, placing the validation
+    /// spots and fitting the uncertainty's calibration.
     pub calibration_seconds: f64,
     /// The first member's training run.
     pub outcome: TrainOutcome,

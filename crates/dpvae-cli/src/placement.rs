@@ -155,26 +155,31 @@ pub struct PlacementRecord {
     pub calibration: Option<Calibration>,
 }
 
-fn to_rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
+pub(crate) fn to_rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
     a.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
-fn from_rows(rows: &[Vec<f64>]) -> Result<Array2<f64>> {
+pub(crate) fn from_rows(rows: &[Vec<f64>]) -> Result<Array2<f64>> {
     let n = rows.len();
     let d = rows.first().map_or(0, Vec::len);
     Array2::from_shape_vec((n, d), rows.iter().flatten().copied().collect())
         .context("placement.json: rows of unequal length")
 }
 
-/// Seeded choice of at most [`MAX_ANCHORS`] rows out of `candidates` (sorted).
-pub fn anchor_rows(candidates: &[usize], seed: u64) -> Vec<usize> {
+/// Seeded choice of at most `max` rows out of `candidates` (sorted); `salt` keeps different uses apart.
+pub fn seeded_subset(candidates: &[usize], max: usize, seed: u64, salt: u64) -> Vec<usize> {
     let mut rows = candidates.to_vec();
-    if rows.len() > MAX_ANCHORS {
-        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_a11c));
-        rows.truncate(MAX_ANCHORS);
+    if rows.len() > max {
+        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ salt));
+        rows.truncate(max);
         rows.sort_unstable();
     }
     rows
+}
+
+/// Seeded choice of at most [`MAX_ANCHORS`] rows out of `candidates` (sorted).
+pub fn anchor_rows(candidates: &[usize], seed: u64) -> Vec<usize> {
+    seeded_subset(candidates, MAX_ANCHORS, seed, 0x5eed_a11c)
 }
 
 impl PlacementRecord {

@@ -426,40 +426,55 @@ impl Uncertainty {
         ]
     }
 
+    /// The three columns from a lookup by name (`None` for an absent column): `None` when all are absent,
+    /// an error when only some are, or when a value is missing or not finite.
+    pub fn from_columns(col: impl Fn(&str) -> Result<Option<Vec<f64>>>) -> Result<Option<Self>> {
+        match (
+            col(OBS_RADIUS_50)?,
+            col(OBS_RADIUS_90)?,
+            col(OBS_CONFIDENCE)?,
+        ) {
+            (Some(radius_50), Some(radius_90), Some(confidence)) => {
+                if radius_50
+                    .iter()
+                    .chain(&radius_90)
+                    .chain(&confidence)
+                    .any(|v| !v.is_finite())
+                {
+                    bail!("the placement's uncertainty columns have missing or non-finite values");
+                }
+                Ok(Some(Uncertainty {
+                    difficulty: None,
+                    radius_50,
+                    radius_90,
+                    confidence,
+                }))
+            }
+            (None, None, None) => Ok(None),
+            _ => bail!(
+                "only some of {OBS_RADIUS_50}, {OBS_RADIUS_90} and {OBS_CONFIDENCE} are present; the three \
+                 are written together by `dpvae embed` and `dpvae run`"
+            ),
+        }
+    }
+
     /// Read the columns back from a dataset's obs (e.g. for `dpvae evaluate`); `None` when absent.
     pub fn from_obs(obs: &polars::prelude::DataFrame) -> Result<Option<Self>> {
-        let col = |name: &str| -> Result<Option<Vec<f64>>> {
+        Self::from_columns(|name| {
             let Ok(c) = obs.column(name) else {
                 return Ok(None);
             };
             let c = c
                 .cast(&polars::prelude::DataType::Float64)
                 .map_err(|e| anyhow::anyhow!("obs['{name}'] is not numeric: {e}"))?;
-            let v: Vec<f64> = c
+            let v = c
                 .f64()
                 .map_err(|e| anyhow::anyhow!("obs['{name}']: {e}"))?
                 .iter()
                 .map(|x| x.unwrap_or(f64::NAN))
                 .collect();
             Ok(Some(v))
-        };
-        match (
-            col(OBS_RADIUS_50)?,
-            col(OBS_RADIUS_90)?,
-            col(OBS_CONFIDENCE)?,
-        ) {
-            (Some(r50), Some(r90), Some(conf)) => Ok(Some(Uncertainty {
-                difficulty: None,
-                radius_50: r50,
-                radius_90: r90,
-                confidence: conf,
-            })),
-            (None, None, None) => Ok(None),
-            _ => bail!(
-                "obs has only some of {OBS_RADIUS_50}, {OBS_RADIUS_90} and {OBS_CONFIDENCE}; the three are \
-                 written together by `dpvae embed` and `dpvae run`"
-            ),
-        }
+        })
     }
 }
 
@@ -494,10 +509,7 @@ impl Calibration {
         ratios.sort_by(f64::total_cmp);
         Ok(Calibration {
             n,
-            latents: latents
-                .iter()
-                .map(|z| z.rows().into_iter().map(|r| r.to_vec()).collect())
-                .collect(),
+            latents: latents.iter().map(crate::placement::to_rows).collect(),
             errors: errors.to_vec(),
             model,
             floor,
@@ -508,13 +520,11 @@ impl Calibration {
 
     /// The calibration spots' latents of member `k`.
     pub fn member_latents(&self, k: usize) -> Result<Array2<f64>> {
-        let rows = self
-            .latents
-            .get(k)
-            .with_context(|| format!("placement.json has no calibration latents for member {k}"))?;
-        let d = rows.first().map_or(0, Vec::len);
-        Array2::from_shape_vec((rows.len(), d), rows.iter().flatten().copied().collect())
-            .context("placement.json: calibration latents of unequal length")
+        crate::placement::from_rows(
+            self.latents.get(k).with_context(|| {
+                format!("placement.json has no calibration latents for member {k}")
+            })?,
+        )
     }
 
     /// The split-conformal factor at level `q`: the `ceil((n + 1) q)`-th smallest ratio, which bounds the
@@ -600,17 +610,7 @@ pub fn calibration_summary(
 
 /// The row indices of the calibration spots among `validation` (all of them, or a seeded subset).
 pub fn calibration_rows(validation: &[usize], seed: u64) -> Vec<usize> {
-    use rand::SeedableRng;
-    use rand::seq::SliceRandom;
-    let mut rows = validation.to_vec();
-    if rows.len() > MAX_CALIBRATION {
-        rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
-            seed ^ 0xca11_b8a7,
-        ));
-        rows.truncate(MAX_CALIBRATION);
-        rows.sort_unstable();
-    }
-    rows
+    crate::placement::seeded_subset(validation, MAX_CALIBRATION, seed, 0xca11_b8a7)
 }
 
 #[cfg(test)]

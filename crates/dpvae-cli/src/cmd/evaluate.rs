@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use dpvae_data::SpatialData;
 use dpvae_data::io::tables::CoordTable;
@@ -18,9 +18,7 @@ use crate::common::write_table;
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::{match_by_barcode, read_coord_source};
-use crate::uncertainty::{
-    OBS_CONFIDENCE, OBS_RADIUS_50, OBS_RADIUS_90, Uncertainty, calibration_summary,
-};
+use crate::uncertainty::{Uncertainty, calibration_summary};
 
 /// The geometry crate's Procrustes (scipy's definition) as the eval crate's alignment.
 struct ProcrustesAligner;
@@ -170,37 +168,17 @@ pub fn evaluate_into(
 
 /// The uncertainty columns of `estimate` (dpvae_radius_50, dpvae_radius_90, dpvae_confidence) at `rows`.
 fn matched_uncertainty(estimate: &CoordTable, rows: &[usize]) -> Result<Option<Uncertainty>> {
-    let col = |name: &str| {
-        estimate
+    Uncertainty::from_columns(|name| {
+        Ok(estimate
             .extra
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>())
-    };
-    let (r50, r90, conf) = (col(OBS_RADIUS_50), col(OBS_RADIUS_90), col(OBS_CONFIDENCE));
-    match (r50, r90, conf) {
-        (Some(radius_50), Some(radius_90), Some(confidence)) => {
-            if radius_50
-                .iter()
-                .chain(&radius_90)
-                .chain(&confidence)
-                .any(|v| !v.is_finite())
-            {
-                bail!("the placement's uncertainty columns have missing or non-finite values");
-            }
-            Ok(Some(Uncertainty {
-                difficulty: None,
-                radius_50,
-                radius_90,
-                confidence,
-            }))
-        }
-        _ => Ok(None),
-    }
+            .map(|(_, v)| rows.iter().map(|&i| v[i]).collect()))
+    })
 }
 
 /// The estimate's coordinates plus, when `data` has them, its uncertainty columns.
-pub fn estimate_table(data: &SpatialData, mut table: CoordTable) -> Result<CoordTable> {
+fn estimate_table(data: &SpatialData, mut table: CoordTable) -> Result<CoordTable> {
     if let Some(u) = Uncertainty::from_obs(&data.obs)? {
         let index = crate::sources::barcode_index(&data.obs_names);
         let rows: Vec<usize> = table
