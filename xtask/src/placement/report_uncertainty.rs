@@ -58,7 +58,7 @@ pub fn section(
         return Ok(String::new());
     }
     let mut md = String::from(
-        "## Uncertainty\n\nFraction of query spots whose true error (after the disparity's alignment) is within \
+        "## Uncertainty\n\nFraction of query spots whose true error (after the rigid part of the disparity's alignment) is within \
          their stated radius `dpvae_radius_50` / `dpvae_radius_90` (stated: 0.50 / 0.90), and Spearman's rho \
          between the radius and the true error. Held-out: mean over seeds.\n\n",
     );
