@@ -49,24 +49,6 @@ pub fn error_paragraph(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-/// Record what a command did under `uns['dpvae'][step]`, so results carry their own provenance.
-pub fn record_in_uns(data: &mut dpvae_data::SpatialData, step: &str, value: serde_json::Value) {
-    let entry = data
-        .uns
-        .entry("dpvae".to_string())
-        .or_insert_with(|| serde_json::Value::Object(Default::default()));
-    if !entry.is_object() {
-        *entry = serde_json::Value::Object(Default::default());
-    }
-    if let Some(obj) = entry.as_object_mut() {
-        obj.insert(step.to_string(), value);
-        obj.insert(
-            "version".to_string(),
-            serde_json::Value::String(env!("CARGO_PKG_VERSION").to_string()),
-        );
-    }
-}
-
 /// Write a per-spot table as CSV or Parquet, chosen by the extension.
 pub fn write_table(path: &Path, table: &dpvae_data::io::tables::CoordTable) -> Result<()> {
     let parquet = path

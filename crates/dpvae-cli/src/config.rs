@@ -22,7 +22,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 use crate::cli::GlobalArgs;
-use crate::common::{check_output, record_in_uns};
+use crate::common::check_output;
+use dpvae::anndata::record_in_uns;
 
 /// Name of the settings file written into output folders.
 pub const CONFIG_FILE: &str = "config.toml";

@@ -1,12 +1,12 @@
-//! The dpvae command line as a library: the `dpvae` binary is a thin `main` over [`cmd::run`], and `xtask
-//! reproduce` reuses the same workflow steps ([`pipeline`]) and figures ([`plot`]) instead of repeating them.
+//! The dpvae command line as a library: the grammar ([`cli`]), one module per command ([`cmd`]), and the
+//! plumbing they share (configuration, inputs, evaluation output). The workflow itself is the `dpvae` crate;
+//! the `dpvae` binary's `main` parses and dispatches.
 
 pub mod cli;
 pub mod cmd;
 pub mod common;
 pub mod config;
-pub mod pipeline;
-pub mod placement;
+pub mod evaluation;
 pub mod plot;
 pub mod sources;
-pub mod uncertainty;
+pub mod training;

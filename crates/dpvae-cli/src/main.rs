@@ -2,8 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
-use dpvae_cli::{cli, cmd, common};
+use anyhow::{Context, Result};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use dpvae_cli::cli::{self, Cli, Command};
+use dpvae_cli::config::Invocation;
+use dpvae_cli::{cmd, common};
 
 fn main() -> ExitCode {
     // Keep the raw matches: they tell flags typed on the command line from defaults (see config.rs).
@@ -21,11 +24,37 @@ fn main() -> ExitCode {
         eprintln!("error: could not set up {n} threads: {e}");
         return ExitCode::FAILURE;
     }
-    match cmd::run(cli, &matches) {
+    match dispatch(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", common::error_paragraph(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Run the parsed command. `matches` are clap's raw matches of the same command line, from which each command
+/// tells the flags typed from their defaults.
+fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<()> {
+    let (name, sub) = matches
+        .subcommand()
+        .context("no command given; see `dpvae --help`")?;
+    let g = Invocation::new(&cli.global, name, sub);
+    match cli.command {
+        Command::Demo(a) => cmd::demo::run(&g, a),
+        Command::Inspect(a) => cmd::inspect::run(&g, a),
+        Command::Convert(a) => cmd::convert::run(&g, a),
+        Command::Simulate(a) => cmd::simulate::run(&g, a),
+        Command::Preprocess(a) => cmd::preprocess::run(&g, a),
+        Command::Train(a) => cmd::train::run(&g, a),
+        Command::Embed(a) => cmd::embed::run(&g, a),
+        Command::Reconstruct(a) => cmd::reconstruct::run(&g, a, false),
+        Command::Impute(a) => cmd::reconstruct::run(&g, a, true),
+        Command::Procrustes(a) => cmd::procrustes::run(&g, a),
+        Command::Autocorr(a) => cmd::autocorr::run(&g, a),
+        Command::Evaluate(a) => cmd::evaluate::run(&g, a),
+        Command::Run(a) => cmd::run::run(&g, a),
+        Command::Plot(a) => cmd::plot::run(&g, a),
+        Command::Correlate(a) => cmd::correlate::run(&g, a),
     }
 }

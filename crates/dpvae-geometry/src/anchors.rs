@@ -101,6 +101,71 @@ pub enum AnchorMode {
     Penalty { gamma: f64 },
 }
 
+impl AnchorMode {
+    /// The name the command line and config files use (`hard` or `penalty`; the weight is given apart).
+    pub fn name(self) -> &'static str {
+        match self {
+            AnchorMode::Hard => "hard",
+            AnchorMode::Penalty { .. } => "penalty",
+        }
+    }
+
+    /// The same mode with penalty weight `gamma` (a hard mode stays hard).
+    pub fn with_gamma(self, gamma: f64) -> Self {
+        match self {
+            AnchorMode::Hard => AnchorMode::Hard,
+            AnchorMode::Penalty { .. } => AnchorMode::Penalty { gamma },
+        }
+    }
+}
+
+impl std::fmt::Display for AnchorMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `hard`, `penalty` (weight 1) or `penalty:GAMMA`.
+impl std::str::FromStr for AnchorMode {
+    type Err = GeometryError;
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, gamma) = s.split_once(':').unwrap_or((s, "1"));
+        match name.to_ascii_lowercase().as_str() {
+            "hard" if gamma == "1" => Ok(AnchorMode::Hard),
+            "penalty" => match gamma.parse::<f64>() {
+                Ok(g) if g.is_finite() && g > 0.0 => Ok(AnchorMode::Penalty { gamma: g }),
+                _ => Err(GeometryError::InvalidParameter {
+                    name: "anchor_mode",
+                    reason: format!(
+                        "anchor mode '{s}': the penalty weight must be a positive number"
+                    ),
+                }),
+            },
+            _ => Err(GeometryError::InvalidParameter {
+                name: "anchor_mode",
+                reason: format!(
+                    "unknown anchor mode '{s}' (expected hard, penalty or penalty:GAMMA)"
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for AnchorMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for AnchorMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The scale `lambda` with `latent distance ~ lambda * spatial distance`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LatentScale {

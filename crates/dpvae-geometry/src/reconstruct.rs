@@ -22,8 +22,14 @@ use crate::validate;
 /// Default memory budget for the dense path: 2 GiB (n up to about 16 000).
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
 
-/// How coordinates are obtained from the latent representation.
+/// How coordinates are obtained from the latent representation. Parses from (and prints as) `direct`,
+/// `smacof` or `l1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Method {
     /// The latent itself (requires a latent of dimension `n_components`).
     Direct,
@@ -31,6 +37,40 @@ pub enum Method {
     Smacof,
     /// SMACOF followed by L1-stress refinement (the paper's objective).
     L1,
+}
+
+impl Method {
+    /// The name the command line and config files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Direct => "direct",
+            Method::Smacof => "smacof",
+            Method::L1 => "l1",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = GeometryError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "direct" => Ok(Method::Direct),
+            "smacof" => Ok(Method::Smacof),
+            "l1" => Ok(Method::L1),
+            other => Err(GeometryError::InvalidParameter {
+                name: "method",
+                reason: format!(
+                    "unknown reconstruction method '{other}' (expected direct, smacof or l1)"
+                ),
+            }),
+        }
+    }
 }
 
 /// Which solver actually ran.

@@ -51,7 +51,7 @@ pub fn knn_regression(
     query: ArrayView2<f32>,
     k: usize,
 ) -> Array2<f64> {
-    dpvae_cli::placement::neighbour_mean(
+    dpvae::placement::neighbour_mean(
         train.mapv(f64::from).view(),
         coords,
         query.mapv(f64::from).view(),

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use dpvae_cli::placement::PlacementRecord;
-use dpvae_cli::uncertainty::{CalibrationSummary, Uncertainty, calibration_summary};
+use dpvae::placement::PlacementRecord;
+use dpvae::uncertainty::{CalibrationSummary, Uncertainty, calibration_summary};
 use dpvae_eval::correlation::spearman;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ pub fn measure(truth: ArrayView2<f64>, p: &Placement) -> Result<Option<CaseCalib
     let (summary, errors) = calibration_summary(truth, p.coords.view(), u)?;
     let mut by = BTreeMap::new();
     by.insert("score".into(), spearman(&cal.model.score(d), &errors));
-    for (name, values) in dpvae_cli::uncertainty::FEATURES.iter().zip(d.columns()) {
+    for (name, values) in dpvae::uncertainty::FEATURES.iter().zip(d.columns()) {
         by.insert(name.to_string(), spearman(values, &errors));
     }
     if let Some(v) = &p.variance {

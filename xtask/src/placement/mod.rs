@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
+use dpvae::{PlaceOptions, TrainSettings, train_reference};
 use dpvae_data::SpatialData;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -267,22 +267,17 @@ fn run_method(
                 ..Default::default()
             };
             let t1 = Instant::now();
-            let without = place(&trained.saved, query, &opts)?;
+            let without = trained.model.place_with(query, &opts)?;
             let place_without = t1.elapsed().as_secs_f64();
             opts.skip_uncertainty = false;
             let t2 = Instant::now();
-            let placed = place(&trained.saved, query, &opts)?;
+            let placed = trained.model.place_with(query, &opts)?;
             let place_with = t2.elapsed().as_secs_f64();
             anyhow::ensure!(
                 without.coords == placed.coords,
                 "the uncertainty changed the placement"
             );
-            let record = trained
-                .saved
-                .placement
-                .as_ref()
-                .map(|v| serde_json::from_value(v.clone()))
-                .transpose()?;
+            let record = trained.model.placement().cloned();
             Placement {
                 coords: placed.coords,
                 uncertainty: placed.uncertainty,
@@ -322,7 +317,7 @@ fn run_method(
                     baselines::mlp_regression(r.view(), coords.view(), q.view(), &p)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            bare(dpvae_cli::placement::average(&members))
+            bare(dpvae::placement::average(&members))
         }
     })
 }

@@ -9,16 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use dpvae_cli::pipeline::{
-    LikelihoodName, PlaceOptions, TrainSettings, embed, place, to_f64, train_reference,
-};
+use dpvae::{Model, PlaceOptions, TrainSettings, to_f64, train_reference};
 use dpvae_data::SpatialData;
 use dpvae_data::split::train_test_split;
 use dpvae_eval::{
     AutocorrParams, DistanceCorrelationParams, Features, Identity, Transform, WeightsParams,
     reconstruction_error,
 };
-use dpvae_model::{BackendKind, LambdaMode};
+use dpvae_model::{BackendKind, LambdaMode, Likelihood};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -60,7 +58,7 @@ pub enum Job {
     /// Spatial autocorrelation of the latent of a model trained on a whole section (Table 1).
     Latent {
         section: String,
-        likelihood: LikelihoodName,
+        likelihood: Likelihood,
         alpha2: f64,
         seed: u64,
     },
@@ -100,10 +98,7 @@ impl Job {
                 alpha2,
                 seed,
             } => {
-                let l = match likelihood {
-                    LikelihoodName::Nb => "nb",
-                    _ => "gaussian",
-                };
+                let l = likelihood.name();
                 format!("latent-{section}-{l}-a2_{alpha2}-seed{seed}")
             }
         }
@@ -333,8 +328,8 @@ impl Context {
         let mut settings = self.settings(alpha2, seed);
         settings.train.lambda = lambda;
         let trained = train_reference(&reference, &settings, section, None)?;
-        let test = latent_of(&trained.saved, &query, self.backend)?;
-        let train = latent_of(&trained.saved, &reference, self.backend)?;
+        let test = latent_of(&trained.model, &query, self.backend)?;
+        let train = latent_of(&trained.model, &reference, self.backend)?;
         let truth = query.require_spatial()?;
         let history = &trained.outcome.history;
         Ok(HoldoutResult {
@@ -369,7 +364,7 @@ impl Context {
             seed,
             ..Default::default()
         };
-        let placed = place(&trained.saved, &query, &opts)?;
+        let placed = trained.model.place_with(&query, &opts)?;
         let truth = query.require_spatial()?;
         Ok(PlacedResult {
             n_train: reference.n_obs(),
@@ -436,13 +431,13 @@ impl Context {
         )?;
         let mut out = Vec::new();
         for (t, target) in targets.iter().zip(&target_data) {
-            let z = latent_of(&trained.saved, target, self.backend)?;
+            let z = latent_of(&trained.model, target, self.backend)?;
             let truth = target.require_spatial()?;
             let fit = dpvae_geometry::procrustes(truth.view(), z.view())?;
             let report = reconstruction_error(truth.view(), fit.aligned.view(), &Identity)?;
             let genes_found = trained
-                .saved
-                .genes
+                .model
+                .genes()
                 .iter()
                 .filter(|g| target.var_names.contains(g))
                 .count();
@@ -469,7 +464,7 @@ impl Context {
     fn latent(
         &self,
         section: &str,
-        likelihood: LikelihoodName,
+        likelihood: Likelihood,
         alpha2: f64,
         seed: u64,
     ) -> Result<LatentResult> {
@@ -477,7 +472,7 @@ impl Context {
         let mut settings = self.settings(alpha2, seed);
         settings.model.likelihood = likelihood;
         let trained = train_reference(&data, &settings, section, None)?;
-        let z = latent_of(&trained.saved, &data, self.backend)?;
+        let z = latent_of(&trained.model, &data, self.backend)?;
         let truth = data.require_spatial()?;
         let w = WeightsParams::knn(5)
             .transform(Transform::Binary)
@@ -493,12 +488,8 @@ impl Context {
     }
 }
 
-fn latent_of(
-    saved: &dpvae_model::SavedModel,
-    data: &SpatialData,
-    backend: BackendKind,
-) -> Result<Array2<f64>> {
-    let (_, emb) = embed(saved, data, backend)?;
+fn latent_of(model: &Model, data: &SpatialData, backend: BackendKind) -> Result<Array2<f64>> {
+    let (_, emb) = model.embed(data, backend)?;
     Ok(to_f64(&emb.mean))
 }
 
@@ -618,7 +609,7 @@ mod tests {
     fn job_keys_name_every_field_that_changes_the_result() {
         let a = Job::Latent {
             section: "s".into(),
-            likelihood: LikelihoodName::Nb,
+            likelihood: Likelihood::NegativeBinomial,
             alpha2: 100.0,
             seed: 3,
         };

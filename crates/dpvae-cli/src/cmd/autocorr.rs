@@ -1,58 +1,11 @@
 //! `dpvae autocorr`: Moran's I and Geary's C of genes or of an embedding's dimensions.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
 use dpvae_data::{Matrix, io};
 use dpvae_eval::{AutocorrParams, CsrView, Features, Transform, WeightsParams};
-use serde::{Deserialize, Serialize};
 
+use crate::cli::autocorr::{AutocorrArgs, WeightsArg};
 use crate::config::{Invocation, beside};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum WeightsArg {
-    /// w_ij = 1 for the k nearest neighbours of i (the paper).
-    Binary,
-    /// Rows scaled to sum to 1 (squidpy's default transform).
-    Row,
-}
-
-/// The settings of `dpvae autocorr`; stored beside the table as OUT.config.toml.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AutocorrSettings {
-    /// What to test: `genes` (X, log-normalised first unless --raw) or `obsm:KEY` (each column of an embedding).
-    #[arg(long, default_value = "genes")]
-    pub features: String,
-    /// Neighbours per spot in the kNN graph.
-    #[arg(long, default_value_t = 5)]
-    pub k: usize,
-    /// Weight transform.
-    #[arg(long, value_enum, default_value = "binary")]
-    pub weights: WeightsArg,
-    /// Permutations for permutation p-values (0: analytic p-values only).
-    #[arg(long, default_value_t = 0)]
-    pub perms: usize,
-    /// Use X as stored (no normalize_total + log1p) when testing genes.
-    #[arg(long)]
-    pub raw: bool,
-    /// From --seed: the permutations.
-    #[arg(skip)]
-    pub seed: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct AutocorrArgs {
-    /// A dataset with coordinates.
-    pub input: PathBuf,
-    /// Output CSV: one row per feature (and the settings beside it, in OUT.config.toml).
-    #[arg(long)]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub settings: AutocorrSettings,
-}
 
 pub fn run(inv: &Invocation, args: AutocorrArgs) -> Result<()> {
     let Some(s) = inv.prepare(&args.settings, &[&args.out])? else {

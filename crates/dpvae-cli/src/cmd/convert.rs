@@ -1,28 +1,10 @@
 //! `dpvae convert`: any readable input to h5ad, or its coordinates to a CSV/Parquet table.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use dpvae_data::io;
-use serde::{Deserialize, Serialize};
 
+use crate::cli::convert::ConvertArgs;
 use crate::config::{Invocation, beside};
-
-/// `dpvae convert` has no settings of its own; the (empty) record still says which command wrote the output.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConvertSettings {}
-
-#[derive(Debug, Args)]
-pub struct ConvertArgs {
-    /// Input in any supported format.
-    pub input: PathBuf,
-    /// Output: `.h5ad` (everything), or `.csv` / `.parquet` (coordinates keyed by barcode).
-    pub output: PathBuf,
-    #[command(flatten)]
-    pub settings: ConvertSettings,
-}
 
 pub fn run(inv: &Invocation, args: ConvertArgs) -> Result<()> {
     let Some(s) = inv.prepare(&args.settings, &[&args.output])? else {

@@ -1,46 +1,14 @@
 //! `dpvae correlate`: does expression similarity track physical proximity? (the paper's Figure 2)
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use clap::Args;
 use dpvae_data::io;
 use dpvae_data::preprocess::{HvgFlavor, HvgParams, Preprocess};
 use dpvae_eval::DistanceCorrelationParams;
 use ndarray::Array2;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::cli::correlate::CorrelateArgs;
 use crate::config::Invocation;
-
-/// The settings of `dpvae correlate`; with --json they are printed with the result, under `config`.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CorrelateSettings {
-    /// Highly variable genes (seurat flavor) after normalize_total + log1p.
-    #[arg(long, default_value_t = 100)]
-    pub hvg: usize,
-    /// Permutations of the Mantel test.
-    #[arg(long, default_value_t = 199)]
-    pub perms: usize,
-    /// Spots used for Spearman and the Mantel test (subsampled above this; Pearson always uses all pairs).
-    #[arg(long, default_value_t = 1500)]
-    pub max_spots: usize,
-    /// Print one JSON object (with the settings under `config`) instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// From --seed: subsampling and permutations.
-    #[arg(skip)]
-    pub seed: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct CorrelateArgs {
-    /// A dataset with raw counts and coordinates.
-    pub input: PathBuf,
-    #[command(flatten)]
-    pub settings: CorrelateSettings,
-}
 
 pub fn run(inv: &Invocation, args: CorrelateArgs) -> Result<()> {
     let Some(s) = inv.settings(&args.settings)? else {

@@ -3,54 +3,19 @@
 //! Simulate a Visium-like section, train a VAE (alpha2 = 0) and a dp-VAE on 80% of the spots, reconstruct the
 //! held-out 20% from expression alone, and compare both with the truth.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use dpvae_data::simulate::SimulateParams;
 use dpvae_data::split::train_test_split;
 use dpvae_eval::{AutocorrParams, Features, Transform, WeightsParams};
-use dpvae_model::BackendKind;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::cli::demo::DemoArgs;
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::pipeline::{PlaceOptions, TrainSettings, obs_labels, place, train_reference};
 use crate::plot::{Colouring, Panel, Series, line_chart, scatter_panels};
-
-/// The settings of `dpvae demo`; stored in the output folder as config.toml.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DemoSettings {
-    /// Simulated spots.
-    #[arg(long, default_value_t = 1500)]
-    pub n_spots: usize,
-    /// Simulated genes (the models see dpvae's default preprocessing of them: HVGs, scaling, PCA).
-    #[arg(long, default_value_t = 400)]
-    pub n_genes: usize,
-    /// Most training epochs for each model (early stopping on the validation spots usually ends sooner).
-    #[arg(long, default_value_t = 200)]
-    pub epochs: usize,
-    /// Weight of the distance-preserving loss for the dp-VAE.
-    #[arg(long, default_value_t = crate::pipeline::recommended_train_config().alpha2)]
-    pub alpha2: f64,
-    /// From --seed: the simulation, the split and training.
-    #[arg(skip)]
-    pub seed: u64,
-    /// From --backend.
-    #[arg(skip)]
-    pub backend: BackendKind,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Output folder for the figures, training curves, results.json and config.toml.
-    #[arg(long, default_value = "demo-out")]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub settings: DemoSettings,
-}
+use dpvae::anndata::obs_labels;
+use dpvae::{PlaceOptions, TrainSettings, train_reference};
 
 /// What one model achieved on the held-out spots.
 struct ModelResult {
@@ -113,7 +78,7 @@ pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
             seed: s.seed,
             ..Default::default()
         };
-        let placed = place(&trained.saved, &query, &opts)?;
+        let placed = trained.model.place_with(&query, &opts)?;
         let latent = placed.latent;
         let fit = dpvae_geometry::procrustes(truth.view(), placed.coords.view())
             .context("comparing the reconstruction with the truth")?;

@@ -1,31 +1,11 @@
 //! `dpvae inspect`: what a user needs to know about an input before using it.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use clap::Args;
 use dpvae_data::{SpatialData, io};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::cli::inspect::InspectArgs;
 use crate::config::Invocation;
-
-/// The settings of `dpvae inspect`. It writes nothing, so they are not stored anywhere.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InspectSettings {
-    /// Print one JSON object (format, n_obs, n_vars, has_spatial, x_layout, ...) instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Input: .h5ad, 10x .h5, Space Ranger outs folder, MatrixMarket folder, Xenium folder or ST .tsv(.gz).
-    pub input: PathBuf,
-    #[command(flatten)]
-    pub settings: InspectSettings,
-}
 
 pub fn run(inv: &Invocation, args: InspectArgs) -> Result<()> {
     let Some(s) = inv.settings(&args.settings)? else {

@@ -1,49 +1,15 @@
 //! `dpvae plot`: spots at their (true or reconstructed) coordinates, coloured by a gene, an obs label or a
 //! per-spot value; PNG and SVG.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use dpvae_data::io;
-use serde::{Deserialize, Serialize};
 
+use crate::cli::plot::PlotArgs;
 use crate::config::{Invocation, beside};
-use crate::pipeline::obs_labels;
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::parse_obsm_key;
-use crate::uncertainty::{OBS_CONFIDENCE, Uncertainty};
-
-/// The settings of `dpvae plot`; stored beside the figure as OUT.config.toml.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlotSettings {
-    /// Coordinates to draw: obsm:spatial (truth) or obsm:spatial_dpvae (reconstruction).
-    #[arg(long, default_value = "obsm:spatial")]
-    pub coords: String,
-    /// Colour by: a gene name (log1p of the stored value), obs:COLUMN (a label, or a ramp for a numeric
-    /// column), confidence (obs:dpvae_confidence, written by `dpvae embed` / `run`), or none.
-    #[arg(long, default_value = "none")]
-    pub color: String,
-    /// Draw each spot's uncertainty radius (obs['dpvae_radius_50'] or obs['dpvae_radius_90']) around it: 50
-    /// or 90. Meant for --coords obsm:spatial_dpvae, whose units the radius is in.
-    #[arg(long, value_name = "LEVEL")]
-    pub radius: Option<u8>,
-    /// Draw y downwards, as tissue images are (default for pixel coordinates).
-    #[arg(long)]
-    pub flip_y: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct PlotArgs {
-    /// A dataset (e.g. the output of `dpvae reconstruct`).
-    pub input: PathBuf,
-    /// Output path without extension; writes OUT.png, OUT.svg and OUT.config.toml.
-    #[arg(long)]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub settings: PlotSettings,
-}
+use dpvae::anndata::obs_labels;
+use dpvae::uncertainty::{OBS_CONFIDENCE, Uncertainty};
 
 /// A numeric obs column as a colour ramp, any other as categories.
 fn obs_colouring(data: &dpvae_data::SpatialData, col: &str) -> Result<Colouring> {

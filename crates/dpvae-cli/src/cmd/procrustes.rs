@@ -1,42 +1,11 @@
 //! `dpvae procrustes`: how far an estimate is from the truth, up to translation, rotation and scale.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
-use clap::Args;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::cli::procrustes::ProcrustesArgs;
 use crate::config::Invocation;
 use crate::sources::{match_by_barcode, read_coord_source};
-
-/// The settings of `dpvae procrustes`; with --json they are printed with the result, under `config`.
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProcrustesSettings {
-    /// obsm key of the truth when it is a dataset.
-    #[arg(long, default_value = "spatial")]
-    pub truth_key: String,
-    /// obsm key of the estimate when it is a dataset.
-    #[arg(long, default_value = "spatial_dpvae")]
-    pub estimate_key: String,
-    /// Forbid reflections (proper rotations only). scipy allows them.
-    #[arg(long)]
-    pub no_reflection: bool,
-    /// Print one JSON object (disparity, n, scale, ..., config) instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ProcrustesArgs {
-    /// True coordinates: a dataset (obsm key from --truth-key) or a CSV/Parquet table with barcode,x,y.
-    pub truth: PathBuf,
-    /// Estimated coordinates: a dataset (obsm key from --estimate-key) or a table; rows matched by barcode.
-    pub estimate: PathBuf,
-    #[command(flatten)]
-    pub settings: ProcrustesSettings,
-}
 
 pub fn run(inv: &Invocation, args: ProcrustesArgs) -> Result<()> {
     let Some(s) = inv.settings(&args.settings)? else {

@@ -1,97 +1,17 @@
 //! `dpvae reconstruct` / `dpvae impute`: coordinates from a latent representation, optionally around anchor
 //! spots whose positions are known.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use dpvae::reconstruct_latent;
 use dpvae_data::SpatialData;
 use dpvae_data::io::{self, tables::CoordTable};
-use dpvae_geometry::{AnchorMode, Anchors, Method, ReconstructParams, Reconstruction};
-use ndarray::Array2;
-use serde::{Deserialize, Serialize};
+use dpvae_geometry::Anchors;
 
+use crate::cli::reconstruct::ReconstructArgs;
 use crate::config::Invocation;
 use crate::sources::parse_obsm_key;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum MethodArg {
-    /// Use the 2-d latent itself as coordinates.
-    Direct,
-    /// Metric SMACOF on latent distances.
-    Smacof,
-    /// SMACOF refined on the paper's L1 stress.
-    L1,
-}
-
-impl MethodArg {
-    /// The method given, or the default for a latent of `dim` dimensions: direct for 2, SMACOF otherwise.
-    pub fn chosen(method: Option<MethodArg>, dim: usize) -> MethodArg {
-        method.unwrap_or(if dim == 2 {
-            MethodArg::Direct
-        } else {
-            MethodArg::Smacof
-        })
-    }
-}
-
-impl From<MethodArg> for Method {
-    fn from(m: MethodArg) -> Method {
-        match m {
-            MethodArg::Direct => Method::Direct,
-            MethodArg::Smacof => Method::Smacof,
-            MethodArg::L1 => Method::L1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnchorModeArg {
-    /// Anchors fixed exactly (needs 3 or more).
-    Hard,
-    /// Anchors pulled towards their positions with weight --gamma.
-    Penalty,
-}
-
-/// The settings of `dpvae reconstruct` / `dpvae impute` (their flags, their `--config` keys).
-#[derive(Debug, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReconstructSettings {
-    /// Where the latent is: obsm:KEY.
-    #[arg(long, default_value = "obsm:X_dpvae")]
-    pub from: String,
-    /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
-    #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
-    /// How anchors constrain the solution.
-    #[arg(long, value_enum, default_value = "hard")]
-    pub anchor_mode: AnchorModeArg,
-    /// Weight of the anchor penalty (penalty mode).
-    #[arg(long, default_value_t = 1.0)]
-    pub gamma: f64,
-    /// From --seed: SMACOF's random starts.
-    #[arg(skip)]
-    pub seed: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct ReconstructArgs {
-    /// A dataset holding the latent representation (e.g. the output of `dpvae embed`).
-    pub input: PathBuf,
-    /// Output h5ad: the input plus obsm['spatial_dpvae'].
-    #[arg(long)]
-    pub out: PathBuf,
-    /// CSV/Parquet with columns barcode,x,y of spots whose coordinates are known.
-    #[arg(long)]
-    pub anchors: Option<PathBuf>,
-    /// Also write the coordinates as a table keyed by barcode (.csv or .parquet); default OUT with .coords.csv.
-    #[arg(long)]
-    pub table: Option<PathBuf>,
-    #[command(flatten)]
-    pub settings: ReconstructSettings,
-}
 
 /// Read anchors (barcode,x,y) and find them in the dataset.
 pub fn read_anchors(path: &Path, data: &SpatialData) -> Result<Anchors> {
@@ -122,39 +42,10 @@ pub fn read_anchors(path: &Path, data: &SpatialData) -> Result<Anchors> {
     Ok(Anchors::new(idx, coords)?)
 }
 
-/// Reconstruct coordinates for `latent` with the chosen method and optional anchors.
-pub fn reconstruct_latent(
-    latent: &Array2<f64>,
-    method: Option<MethodArg>,
-    anchors: Option<(Anchors, AnchorModeArg, f64)>,
-    seed: u64,
-) -> Result<Reconstruction> {
-    let method: Method = MethodArg::chosen(method, latent.ncols()).into();
-    let mut params = ReconstructParams::new(method).smacof(
-        dpvae_geometry::SmacofParams::new()
-            .n_components(2)
-            .seed(seed),
-    );
-    if let Some((anchors, mode, gamma)) = anchors {
-        if mode == AnchorModeArg::Hard && anchors.len() < 3 {
-            bail!(
-                "hard anchor constraints need at least 3 anchors to fix the frame, but {} were given; add anchors or use --anchor-mode penalty",
-                anchors.len()
-            );
-        }
-        let mode = match mode {
-            AnchorModeArg::Hard => AnchorMode::Hard,
-            AnchorModeArg::Penalty => AnchorMode::Penalty { gamma },
-        };
-        params = params.anchors(anchors, mode);
-    }
-    Ok(params.check()?.run(latent.view())?)
-}
-
 /// The uncertainty columns `dpvae embed` wrote describe its placement, not the reconstruction replacing it:
 /// they are left out of the output (the input file keeps them).
 fn drop_stale_uncertainty(data: &mut SpatialData) {
-    let stale: Vec<&str> = crate::uncertainty::OBS_COLUMNS
+    let stale: Vec<&str> = dpvae::anndata::OBS_COLUMNS
         .into_iter()
         .filter(|c| data.obs.column(c).is_ok())
         .collect();
@@ -195,7 +86,7 @@ pub fn run(inv: &Invocation, args: ReconstructArgs, require_anchors: bool) -> Re
         )
     })?;
     let anchors = match &args.anchors {
-        Some(p) => Some((read_anchors(p, &data)?, s.anchor_mode, s.gamma)),
+        Some(p) => Some((read_anchors(p, &data)?, s.anchor_mode.with_gamma(s.gamma))),
         None => None,
     };
     let n_anchors = anchors.as_ref().map(|a| a.0.len()).unwrap_or(0);
@@ -208,7 +99,7 @@ pub fn run(inv: &Invocation, args: ReconstructArgs, require_anchors: bool) -> Re
     data.obsm.insert("spatial_dpvae".into(), rec.coords.clone());
     drop_stale_uncertainty(&mut data);
     let details = serde_json::json!({
-        "method": MethodArg::chosen(s.method, latent.ncols()),
+        "method": s.method.unwrap_or(dpvae::default_method(latent.ncols())),
         "solver": format!("{:?}", rec.path),
         "stress1": rec.stress1,
         "frame": format!("{:?}", rec.frame),

@@ -1,23 +1,20 @@
 //! `dpvae run`: the common case in one command: train on a reference, embed and reconstruct a query, and
 //! evaluate when the query's true coordinates are known.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use clap::Args;
+use dpvae::{ModelSettings, PlaceOptions, PlacementSettings, TrainSettings, train_reference};
 use dpvae_data::io::{self, tables::CoordTable};
 use dpvae_data::preprocess::Preprocess;
+use dpvae_geometry::Method;
 use dpvae_model::{BackendKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cmd::evaluate::{evaluate_into, latent_table};
-use crate::cmd::reconstruct::MethodArg;
-use crate::cmd::train::{TrainFlags, TrainingParts, TrainingSettings};
+use crate::cli::run::RunArgs;
 use crate::common::{check_output, write_table};
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::pipeline::{ModelSettings, PlaceOptions, TrainSettings, place, train_reference};
-use crate::placement::PlacementSettings;
+use crate::evaluation::{evaluate_into, latent_table};
+use crate::training::{TrainingParts, TrainingSettings};
 
 /// The settings of `dpvae run`: those of `dpvae train`, plus a [reconstruct] table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +33,7 @@ pub struct RunSettings {
 #[serde(deny_unknown_fields)]
 pub struct RunReconstruct {
     /// `direct`, `smacof` or `l1`; absent: direct for a 2-d latent, smacof otherwise.
-    pub method: Option<MethodArg>,
+    pub method: Option<Method>,
 }
 
 impl RunSettings {
@@ -73,24 +70,6 @@ impl TrainingSettings for RunSettings {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Reference with raw counts and coordinates.
-    pub reference: PathBuf,
-    /// Query to place (raw counts; coordinates, if present, are used only for evaluation).
-    pub query: PathBuf,
-    /// Output folder: model/, query_dpvae.h5ad, query_coords.csv (barcode, x, y, dpvae_radius_50,
-    /// dpvae_radius_90, dpvae_confidence), config.toml, and evaluation files (with the calibration of the
-    /// radii) when the query has true coordinates.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
-    #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
-    #[command(flatten)]
-    pub flags: TrainFlags,
-}
-
 pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     let extra = json!({ "reconstruct": { "method": args.method } });
     let defaults = RunSettings::new(TrainSettings::default());
@@ -114,7 +93,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         std::fs::remove_dir_all(&model_dir)
             .with_context(|| format!("could not replace {}", model_dir.display()))?;
     }
-    trained.saved.save(&model_dir)?;
+    trained.model.save(&model_dir)?;
     trained
         .outcome
         .history
@@ -128,12 +107,11 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         allow_missing_genes: false,
         skip_uncertainty: false,
     };
-    let placed = place(&trained.saved, &query, &opts)?;
-    let latent_dim = placed.latent.ncols();
+    let placed = trained.model.place_with(&query, &opts)?;
     placed.write_into(&mut query)?;
     let details = json!({
         "reference": name,
-        "method": MethodArg::chosen(method, latent_dim),
+        "method": placed.method,
         "members": placed.member_coords.len(),
         "frame": if placed.reference_frame { "reference" } else { "latent" },
         "uncertainty": placed.uncertainty.is_some(),

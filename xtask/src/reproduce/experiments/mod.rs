@@ -11,8 +11,8 @@ mod transfer;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use dpvae_cli::pipeline::LikelihoodName;
 use dpvae_model::LambdaMode;
+use dpvae_model::Likelihood;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -367,9 +367,9 @@ fn f(x: f64) -> String {
     format!("{x:.4}")
 }
 
-fn likelihood_name(l: LikelihoodName) -> &'static str {
+fn likelihood_name(l: Likelihood) -> &'static str {
     match l {
-        LikelihoodName::Nb => "NB",
+        Likelihood::NegativeBinomial => "NB",
         _ => "Gaussian",
     }
 }

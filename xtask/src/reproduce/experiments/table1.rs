@@ -3,8 +3,8 @@
 //! distance-preserving loss, mean (sd) over seeds. Each model is trained on the whole section.
 
 use anyhow::Result;
-use dpvae_cli::pipeline::LikelihoodName;
 use dpvae_cli::plot::{CategorySeries, category_chart};
+use dpvae_model::Likelihood;
 use serde_json::{Map, json};
 
 use super::{
@@ -13,11 +13,11 @@ use super::{
 use crate::reproduce::jobs::{Job, LatentResult};
 
 /// (label, likelihood, with the DP loss).
-pub const CONDITIONS: [(&str, LikelihoodName, bool); 4] = [
-    ("VAE", LikelihoodName::Gaussian, false),
-    ("dp-VAE", LikelihoodName::Gaussian, true),
-    ("NB-VAE", LikelihoodName::Nb, false),
-    ("dp-NB-VAE", LikelihoodName::Nb, true),
+pub const CONDITIONS: [(&str, Likelihood, bool); 4] = [
+    ("VAE", Likelihood::Gaussian, false),
+    ("dp-VAE", Likelihood::Gaussian, true),
+    ("NB-VAE", Likelihood::NegativeBinomial, false),
+    ("dp-NB-VAE", Likelihood::NegativeBinomial, true),
 ];
 
 /// Mean and sd over seeds of (Moran's I, Geary's C).

@@ -2,7 +2,7 @@
 //! held-out spots in the reference's own units and frame, a saved model places them identically, the same seed
 //! gives the same result, and genes the query lacks are handled as documented.
 
-use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
+use dpvae::{Model, PlaceOptions, TrainSettings, train_reference};
 use dpvae_data::SpatialData;
 
 mod common;
@@ -29,12 +29,15 @@ fn defaults_place_held_out_spots_in_tissue_units() {
     let (reference, query) = tissue();
     let trained = train_reference(&reference, &settings(), "sim", None).unwrap();
     assert_eq!(
-        trained.saved.members.len(),
+        trained.model.saved().members.len(),
         1,
         "two members: the first plus one more"
     );
-    assert!(trained.saved.placement.is_some());
-    let placed = place(&trained.saved, &query, &PlaceOptions::default()).unwrap();
+    assert!(trained.model.placement().is_some());
+    let placed = trained
+        .model
+        .place_with(&query, &PlaceOptions::default())
+        .unwrap();
     assert!(placed.reference_frame);
     assert_eq!(placed.member_coords.len(), 2);
     let truth = query.spatial.clone().unwrap();
@@ -58,9 +61,9 @@ fn defaults_place_held_out_spots_in_tissue_units() {
 
     // The model directory places identically.
     let dir = tempfile::tempdir().unwrap();
-    trained.saved.save(&dir.path().join("m")).unwrap();
-    let loaded = dpvae_model::SavedModel::load(&dir.path().join("m")).unwrap();
-    let again = place(&loaded, &query, &PlaceOptions::default()).unwrap();
+    trained.model.save(&dir.path().join("m")).unwrap();
+    let loaded = Model::load(&dir.path().join("m")).unwrap();
+    let again = loaded.place_with(&query, &PlaceOptions::default()).unwrap();
     assert_eq!(again.coords, placed.coords);
 }
 
@@ -72,11 +75,11 @@ fn same_seed_same_placement_other_seed_differs() {
     let a = train_reference(&reference, &s, "sim", None).unwrap();
     let b = train_reference(&reference, &s, "sim", None).unwrap();
     let opts = PlaceOptions::default();
-    let pa = place(&a.saved, &query, &opts).unwrap().coords;
-    assert_eq!(pa, place(&b.saved, &query, &opts).unwrap().coords);
+    let pa = a.model.place_with(&query, &opts).unwrap().coords;
+    assert_eq!(pa, b.model.place_with(&query, &opts).unwrap().coords);
     s.train.seed = 1;
     let c = train_reference(&reference, &s, "sim", None).unwrap();
-    assert_ne!(pa, place(&c.saved, &query, &opts).unwrap().coords);
+    assert_ne!(pa, c.model.place_with(&query, &opts).unwrap().coords);
 }
 
 #[test]
@@ -90,7 +93,9 @@ fn genes_the_query_lacks() {
     s.placement.members = 1;
     // Trained without knowing the query: most model genes are missing, which is refused unless allowed.
     let blind = train_reference(&reference, &s, "sim", None).unwrap();
-    let err = place(&blind.saved, &query, &PlaceOptions::default())
+    let err = blind
+        .model
+        .place_with(&query, &PlaceOptions::default())
         .err()
         .expect("more than half of the genes missing is an error");
     assert!(
@@ -101,14 +106,18 @@ fn genes_the_query_lacks() {
         allow_missing_genes: true,
         ..Default::default()
     };
-    assert!(place(&blind.saved, &query, &allow).is_ok());
+    assert!(blind.model.place_with(&query, &allow).is_ok());
     // Trained on the genes the query shares (what `dpvae run` does): nothing is missing.
     let genes = query.var_names.clone();
     let shared = train_reference(&reference, &s, "sim", Some(&genes)).unwrap();
-    let fitted: dpvae_data::preprocess::FittedPreprocess =
-        serde_json::from_value(shared.saved.preprocess.clone()).unwrap();
+    let fitted = shared.model.preprocess();
     assert!(fitted.genes.iter().all(|g| genes.contains(g)));
-    assert!(place(&shared.saved, &query, &PlaceOptions::default()).is_ok());
+    assert!(
+        shared
+            .model
+            .place_with(&query, &PlaceOptions::default())
+            .is_ok()
+    );
     // No shared gene at all is a clear error naming both sides.
     let none = vec!["NotAGene".to_string()];
     let e = train_reference(&reference, &s, "sim", Some(&none))

@@ -10,7 +10,7 @@
 //! within the radius with probability at least `q`. For another section nothing guarantees this; the
 //! placement benchmark measures it.
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Context, Result, bail};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -466,10 +466,10 @@ impl Uncertainty {
             };
             let c = c
                 .cast(&polars::prelude::DataType::Float64)
-                .map_err(|e| anyhow::anyhow!("obs['{name}'] is not numeric: {e}"))?;
+                .map_err(|e| crate::Error::invalid(format!("obs['{name}'] is not numeric: {e}")))?;
             let v = c
                 .f64()
-                .map_err(|e| anyhow::anyhow!("obs['{name}']: {e}"))?
+                .map_err(|e| crate::Error::invalid(format!("obs['{name}']: {e}")))?
                 .iter()
                 .map(|x| x.unwrap_or(f64::NAN))
                 .collect();

@@ -1,11 +1,26 @@
-//! The command-line grammar. Each subcommand's arguments live next to its implementation in `cmd/`.
+//! The command-line grammar, all of it: the global options, the subcommands, and (one module each) every
+//! subcommand's arguments and the settings they fill. Nothing here runs a command; `main.rs` dispatches to
+//! `cmd/`, which reads these types.
+
+pub mod autocorr;
+pub mod convert;
+pub mod correlate;
+pub mod demo;
+pub mod embed;
+pub mod evaluate;
+pub mod inspect;
+pub mod plot;
+pub mod preprocess;
+pub mod procrustes;
+pub mod reconstruct;
+pub mod run;
+pub mod simulate;
+pub mod train;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use dpvae_model::BackendKind;
-
-use crate::cmd;
 
 /// Recover where spots sat in a tissue from their gene expression (dp-VAE, Zhou & Du 2024).
 ///
@@ -55,33 +70,33 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole method on a simulated tissue (no download): train VAE and dp-VAE, reconstruct, compare.
-    Demo(cmd::demo::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Describe any supported input: format, shape, X layout, coordinates, obs columns, obsm keys.
-    Inspect(cmd::inspect::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Convert any readable input to h5ad, or its coordinates to a CSV/Parquet table.
-    Convert(cmd::convert::ConvertArgs),
+    Convert(convert::ConvertArgs),
     /// Simulate a Visium-like tissue section (raw counts, coordinates, domains) as h5ad.
-    Simulate(cmd::simulate::SimulateArgs),
+    Simulate(simulate::SimulateArgs),
     /// normalize_total, log1p and highly variable genes, as scanpy computes them.
-    Preprocess(cmd::preprocess::PreprocessArgs),
+    Preprocess(preprocess::PreprocessArgs),
     /// Train a VAE / dp-VAE on a reference with coordinates; writes a model directory.
-    Train(cmd::train::TrainArgs),
+    Train(train::TrainArgs),
     /// Encode a dataset with a trained model: obsm['X_dpvae'] (and obsm['spatial_dpvae'] for a 2-d latent).
-    Embed(cmd::embed::EmbedArgs),
+    Embed(embed::EmbedArgs),
     /// Coordinates from the latent representation: directly, by SMACOF, or L1 stress; optional anchors.
-    Reconstruct(cmd::reconstruct::ReconstructArgs),
+    Reconstruct(reconstruct::ReconstructArgs),
     /// Like reconstruct, around anchor spots whose coordinates are known (--anchors is required).
-    Impute(cmd::reconstruct::ReconstructArgs),
+    Impute(reconstruct::ReconstructArgs),
     /// Procrustes disparity between true and estimated coordinates (scipy's definition).
-    Procrustes(cmd::procrustes::ProcrustesArgs),
+    Procrustes(procrustes::ProcrustesArgs),
     /// Moran's I and Geary's C of genes or latent dimensions on a kNN graph.
-    Autocorr(cmd::autocorr::AutocorrArgs),
+    Autocorr(autocorr::AutocorrArgs),
     /// Procrustes, per-spot error map and latent Moran's I / Geary's C of a reconstruction.
-    Evaluate(cmd::evaluate::EvaluateArgs),
+    Evaluate(evaluate::EvaluateArgs),
     /// Train on a reference, embed and reconstruct a query, and evaluate when its truth is known.
-    Run(cmd::run::RunArgs),
+    Run(run::RunArgs),
     /// Draw spots at true or reconstructed coordinates, coloured by a gene or a label (PNG and SVG).
-    Plot(cmd::plot::PlotArgs),
+    Plot(plot::PlotArgs),
     /// Correlation of pairwise expression and spatial distances, with Fisher-Z interval and Mantel test.
-    Correlate(cmd::correlate::CorrelateArgs),
+    Correlate(correlate::CorrelateArgs),
 }

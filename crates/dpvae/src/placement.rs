@@ -8,7 +8,7 @@
 //! transform that best maps the anchors' latents onto their coordinates (Procrustes), and the members'
 //! placements are averaged there. The result is in the reference's units and frame.
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Context, Result, bail};
 use dpvae_geometry::{Method, ReconstructParams};
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use rand::SeedableRng;

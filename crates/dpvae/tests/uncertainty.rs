@@ -2,7 +2,7 @@
 //! held-out spots at about their stated levels, survive a save and load, and a model with
 //! too few validation spots states no uncertainty rather than a wrong one.
 
-use dpvae_cli::pipeline::{PlaceOptions, TrainSettings, place, train_reference};
+use dpvae::{Model, PlaceOptions, TrainSettings, train_reference};
 use dpvae_data::SpatialData;
 
 mod common;
@@ -33,7 +33,10 @@ fn fraction(v: impl Iterator<Item = bool>) -> f64 {
 fn radii_cover_held_out_spots_at_their_stated_levels() {
     let (reference, query) = tissue(1500);
     let trained = train_reference(&reference, &settings(), "sim", None).unwrap();
-    let placed = place(&trained.saved, &query, &PlaceOptions::default()).unwrap();
+    let placed = trained
+        .model
+        .place_with(&query, &PlaceOptions::default())
+        .unwrap();
     let u = placed.uncertainty.as_ref().expect("a calibrated model");
     let truth = query.spatial.clone().unwrap();
     // Held-out spots of the reference's own tissue are in its frame: the error needs no alignment.
@@ -57,9 +60,9 @@ fn radii_cover_held_out_spots_at_their_stated_levels() {
 
     // The calibration is part of the model directory.
     let dir = tempfile::tempdir().unwrap();
-    trained.saved.save(&dir.path().join("m")).unwrap();
-    let loaded = dpvae_model::SavedModel::load(&dir.path().join("m")).unwrap();
-    let again = place(&loaded, &query, &PlaceOptions::default()).unwrap();
+    trained.model.save(&dir.path().join("m")).unwrap();
+    let loaded = Model::load(&dir.path().join("m")).unwrap();
+    let again = loaded.place_with(&query, &PlaceOptions::default()).unwrap();
     assert_eq!(again.uncertainty.unwrap().radius_90, u.radius_90);
 }
 
@@ -72,7 +75,10 @@ fn too_few_validation_spots_state_no_uncertainty() {
     s.train.validation_fraction = 0.02;
     s.train.early_stopping_patience = None;
     let trained = train_reference(&reference, &s, "sim", None).unwrap();
-    let placed = place(&trained.saved, &query, &PlaceOptions::default()).unwrap();
+    let placed = trained
+        .model
+        .place_with(&query, &PlaceOptions::default())
+        .unwrap();
     assert!(placed.uncertainty.is_none());
     let mut out = query.clone();
     placed.write_into(&mut out).unwrap();

@@ -1,0 +1,262 @@
+//! Training on a reference: fit the preprocessing, train the ensemble, and record what placement needs
+//! (anchors and the uncertainty's calibration).
+
+use dpvae_data::SpatialData;
+use dpvae_data::preprocess::FittedPreprocess;
+use dpvae_model::{
+    Likelihood, ModelConfig, SavedModel, TrainConfig, TrainInput, TrainOutcome, TrainingMetadata,
+    matrix_checksum,
+};
+use ndarray::{Array1, Array2, Axis};
+
+use crate::error::{Context, Result, bail};
+use crate::model::Model;
+use crate::place::{default_method, member_views, to_f64};
+use crate::placement::{CoordFrame, PlacementRecord, anchor_rows};
+use crate::settings::TrainSettings;
+use crate::uncertainty::{Calibration, MIN_CALIBRATION, calibration_rows, rigid_errors};
+
+/// The matrix the model sees for `processed` (log-normalised genes) or, for count models, the raw counts of
+/// the same genes and the spots' library sizes.
+pub(crate) fn model_input(
+    raw: &SpatialData,
+    processed: &SpatialData,
+    fitted: &FittedPreprocess,
+    likelihood: Likelihood,
+) -> Result<(Array2<f32>, Option<Array1<f32>>)> {
+    if !likelihood.uses_counts() {
+        return Ok((processed.x.to_dense(), None));
+    }
+    let (aligned, _) = fitted
+        .params
+        .align
+        .align_to(raw, &fitted.genes)
+        .context("could not select the model's genes from the raw counts")?;
+    // Library sizes over every gene of the spot, as scVI uses them.
+    let lib: Array1<f32> = raw.x.row_sums().iter().map(|&v| v as f32).collect();
+    Ok((aligned.x.to_dense(), Some(lib)))
+}
+
+/// A trained model plus what training measured.
+pub struct Trained {
+    pub model: Model,
+    /// Seconds spent on the placement record after training: encoding the anchors, placing the validation
+    /// spots and fitting the uncertainty's calibration.
+    pub calibration_seconds: f64,
+    /// The first member's training run.
+    pub outcome: TrainOutcome,
+}
+
+/// Refuse settings that cannot work on `reference` before anything is computed.
+fn check_reference(reference: &SpatialData, settings: &TrainSettings) -> Result<()> {
+    settings.placement.check()?;
+    if settings.train.alpha2 > 0.0 && !reference.has_spatial() {
+        bail!(
+            "the reference has no coordinates, which the distance-preserving loss needs; give a reference \
+             with obsm['spatial'] (or train a plain VAE with --alpha2 0 and read its latent)"
+        );
+    }
+    if settings.placement.reference_frame && !reference.has_spatial() {
+        tracing::info!(
+            "the reference has no coordinates: the model's latent is its output (no reference frame)"
+        );
+    }
+    if settings.preprocess.pca.is_some() && settings.model.likelihood.uses_counts() {
+        bail!(
+            "the nb likelihood models raw counts and cannot be combined with the PCA preprocessing; use \
+             --likelihood gaussian or turn PCA off (preprocess.pca) in the config"
+        );
+    }
+    Ok(())
+}
+
+/// The reference as the models see it: preprocessed input, coordinates (standardised when asked) and the
+/// frame they were standardised in.
+struct Prepared {
+    fitted: FittedPreprocess,
+    x: Array2<f32>,
+    library_size: Option<Array1<f32>>,
+    /// The processed reference's coordinates in its own units.
+    coords: Option<Array2<f64>>,
+    frame: Option<CoordFrame>,
+    /// What training sees: `coords` in frame units.
+    train_coords: Option<Array2<f64>>,
+}
+
+fn prepare(
+    reference: &SpatialData,
+    settings: &TrainSettings,
+    query_genes: Option<&[String]>,
+) -> Result<Prepared> {
+    let (processed, fitted, _report) = settings
+        .preprocess
+        .fit_shared(reference, query_genes)
+        .context("preprocessing the reference failed")?;
+    let (x, library_size) = model_input(reference, &processed, &fitted, settings.model.likelihood)?;
+    let frame = match (&processed.spatial, settings.placement.standardize_coords) {
+        (Some(c), true) => Some(CoordFrame::fit(c.view())?),
+        _ => None,
+    };
+    let train_coords = match &frame {
+        Some(f) => processed.spatial.as_ref().map(|c| f.standardize(c.view())),
+        None => processed.spatial.clone(),
+    };
+    Ok(Prepared {
+        fitted,
+        x,
+        library_size,
+        coords: processed.spatial,
+        frame,
+        train_coords,
+    })
+}
+
+/// The training options every member shares: the batch size for the reference's size, and one validation
+/// split for all members so they can calibrate the ensemble's placement.
+fn shared_train_config(settings: &TrainSettings, n_spots: usize) -> TrainConfig {
+    let mut cfg = settings.train.clone();
+    let n_train = ((1.0 - cfg.validation_fraction) * n_spots as f64) as usize;
+    cfg.batch_size = settings.placement.batch_size(cfg.batch_size, n_train);
+    cfg.split_seed = Some(cfg.split_seed.unwrap_or(settings.train.seed));
+    cfg
+}
+
+/// Train every ensemble member (seeds seed, seed + 1, ...).
+fn train_members(
+    input: &TrainInput<'_>,
+    settings: &TrainSettings,
+    cfg: &TrainConfig,
+) -> Result<Vec<TrainOutcome>> {
+    let network = ModelConfig::new(input.expression.ncols())
+        .with_hidden(settings.model.hidden.clone())
+        .with_latent_dim(settings.model.latent_dim)
+        .with_likelihood(settings.model.likelihood)
+        .with_dropout(settings.model.dropout);
+    let members = settings.placement.members;
+    (0..members)
+        .map(|k| {
+            if members > 1 {
+                tracing::info!(member = k + 1, of = members, "training ensemble member");
+            }
+            let member = TrainConfig {
+                seed: settings.train.seed + k as u64,
+                ..cfg.clone()
+            };
+            Ok(dpvae_model::train(
+                input,
+                &network,
+                &member,
+                settings.backend,
+            )?)
+        })
+        .collect()
+}
+
+/// Fit preprocessing on `reference` (raw counts and coordinates) and train the model (an ensemble when
+/// `settings.placement.members > 1`). With `query_genes`, genes are chosen among those the query shares.
+pub fn train_reference(
+    reference: &SpatialData,
+    settings: &TrainSettings,
+    dataset_name: &str,
+    query_genes: Option<&[String]>,
+) -> Result<Trained> {
+    check_reference(reference, settings)?;
+    let p = prepare(reference, settings, query_genes)?;
+    let input = TrainInput {
+        expression: p.x.view(),
+        coords: p.train_coords.as_ref().map(|c| c.view()),
+        library_size: p.library_size.as_ref().map(|l| l.view()),
+    };
+    let cfg = shared_train_config(settings, p.x.nrows());
+    let mut outcomes = train_members(&input, settings, &cfg)?;
+    let started = std::time::Instant::now();
+    let placement = match (&p.coords, settings.placement.reference_frame) {
+        (Some(c), true) => Some(placement_record(
+            settings,
+            p.frame.clone(),
+            &p.x,
+            c,
+            &outcomes,
+        )?),
+        _ => None,
+    };
+    let calibration_seconds = started.elapsed().as_secs_f64();
+    let first = outcomes.remove(0);
+    let mut metadata = TrainingMetadata::new(
+        settings.train.seed,
+        dataset_name,
+        matrix_checksum(p.x.view()),
+    );
+    metadata.backend = first.backend.name().to_string();
+    metadata.epochs = first.best_epoch;
+    let saved = SavedModel {
+        model: first.model.clone(),
+        members: outcomes.into_iter().map(|o| o.model).collect(),
+        placement: placement.as_ref().map(serde_json::to_value).transpose()?,
+        train_config: Some(cfg),
+        preprocess: serde_json::to_value(&p.fitted)?,
+        genes: p.fitted.feature_names(),
+        metadata,
+    };
+    Ok(Trained {
+        model: Model::new(saved, p.fitted, placement),
+        calibration_seconds,
+        outcome: first,
+    })
+}
+
+/// The placement record of a trained ensemble: anchors drawn from the training spots, and the calibration
+/// of the placement error on the validation spots no member trained on.
+fn placement_record(
+    settings: &TrainSettings,
+    frame: Option<CoordFrame>,
+    x: &Array2<f32>,
+    coords: &Array2<f64>,
+    outcomes: &[TrainOutcome],
+) -> Result<PlacementRecord> {
+    let backend = settings.backend;
+    let seed = settings.train.seed;
+    let validation = &outcomes[0].validation_indices;
+    let training: Vec<usize> = (0..x.nrows())
+        .filter(|i| validation.binary_search(i).is_err())
+        .collect();
+    let embed_rows = |rows: &[usize]| {
+        let xr = x.select(Axis(0), rows);
+        outcomes
+            .iter()
+            .map(|o| {
+                let e = o.model.encode(xr.view(), backend)?;
+                Ok((to_f64(&e.mean), to_f64(&e.variance)))
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let rows = anchor_rows(&training, seed);
+    let anchor_latents: Vec<Array2<f64>> = embed_rows(&rows)?.into_iter().map(|e| e.0).collect();
+    let mut record = PlacementRecord::new(
+        settings.placement.clone(),
+        frame,
+        &coords.select(Axis(0), &rows),
+        &anchor_latents,
+    );
+    let cal_rows = calibration_rows(validation, seed);
+    if cal_rows.len() < MIN_CALIBRATION {
+        tracing::warn!(
+            "only {} validation spots: no calibrated uncertainty (dpvae_radius_50/90, dpvae_confidence) \
+             for this model; it needs at least {MIN_CALIBRATION} (raise --validation-fraction)",
+            cal_rows.len()
+        );
+        return Ok(record);
+    }
+    let embedded = embed_rows(&cal_rows)?;
+    let latents: Vec<Array2<f64>> = embedded.iter().map(|e| e.0.clone()).collect();
+    let method = default_method(latents[0].ncols());
+    let (placed, members) = record.place_members(&latents, method, seed)?;
+    let truth = coords.select(Axis(0), &cal_rows);
+    // Errors as `dpvae evaluate` measures them: after the rigid part of the Procrustes alignment (an identity
+    // for a good placement in the reference's own frame).
+    let errors = rigid_errors(truth.view(), placed.view())?;
+    let views = member_views(&embedded);
+    let d = record.difficulty(&views, (&latents, &errors), true, &members, &placed)?;
+    record.calibration = Some(Calibration::fit(&latents, &d, &errors)?);
+    Ok(record)
+}
