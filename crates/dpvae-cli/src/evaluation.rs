@@ -5,12 +5,11 @@ use crate::common::write_table;
 use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::match_by_barcode;
 use anyhow::{Context, Result};
+use dpvae::evaluate::latent_autocorrelation;
 use dpvae::uncertainty::{Uncertainty, calibration_summary};
 use dpvae_data::SpatialData;
 use dpvae_data::io::tables::CoordTable;
-use dpvae_eval::{
-    Aligner, AutocorrParams, Features, Transform, WeightsParams, reconstruction_error,
-};
+use dpvae_eval::{Aligner, reconstruction_error};
 use ndarray::{Array2, ArrayView2};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -80,13 +79,7 @@ pub fn evaluate_into(
     }
     if let Some(latent) = latent {
         let lm = match_by_barcode(truth, latent, ("truth", "latent"))?;
-        let w = WeightsParams::knn(k)
-            .transform(Transform::Binary)
-            .build(lm.a.view())?;
-        let names: Vec<String> = (0..lm.b.ncols())
-            .map(|j| format!("X_dpvae_{}", j + 1))
-            .collect();
-        let ac = AutocorrParams::new().run(&w, &Features::Dense(lm.b.view()), &names)?;
+        let ac = latent_autocorrelation(lm.a.view(), lm.b.view(), k, "X_dpvae_")?.table;
         let mut buf = Vec::new();
         ac.write_csv(&mut buf)?;
         dpvae_data::atomic::write_bytes_atomic(&out.join("latent_autocorr.csv"), &buf)?;

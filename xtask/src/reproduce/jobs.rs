@@ -9,13 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
+use dpvae::evaluate::latent_autocorrelation;
 use dpvae::{Model, PlaceOptions, TrainSettings, to_f64, train_reference};
 use dpvae_data::SpatialData;
 use dpvae_data::split::train_test_split;
-use dpvae_eval::{
-    AutocorrParams, DistanceCorrelationParams, Features, Identity, Transform, WeightsParams,
-    reconstruction_error,
-};
+use dpvae_eval::{DistanceCorrelationParams, Identity, reconstruction_error};
 use dpvae_model::{BackendKind, LambdaMode, Likelihood};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -474,15 +472,10 @@ impl Context {
         let trained = train_reference(&data, &settings, section, None)?;
         let z = latent_of(&trained.model, &data, self.backend)?;
         let truth = data.require_spatial()?;
-        let w = WeightsParams::knn(5)
-            .transform(Transform::Binary)
-            .build(truth.view())?;
-        let names: Vec<String> = (0..z.ncols()).map(|j| format!("z{}", j + 1)).collect();
-        let table = AutocorrParams::new().run(&w, &Features::Dense(z.view()), &names)?;
-        let k = table.rows.len() as f64;
+        let ac = latent_autocorrelation(truth.view(), z.view(), 5, "z")?;
         Ok(LatentResult {
-            moran_i: table.rows.iter().map(|r| r.moran.value).sum::<f64>() / k,
-            geary_c: table.rows.iter().map(|r| r.geary.value).sum::<f64>() / k,
+            moran_i: ac.mean_moran(),
+            geary_c: ac.mean_geary(),
             disparity: dpvae_geometry::procrustes(truth.view(), z.view())?.disparity,
         })
     }

@@ -8,13 +8,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use dpvae_data::simulate::SimulateParams;
 use dpvae_data::split::train_test_split;
-use dpvae_eval::{AutocorrParams, Features, Transform, WeightsParams};
 use serde_json::json;
 
 use crate::cli::demo::DemoArgs;
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::plot::{Colouring, Panel, Series, line_chart, scatter_panels};
 use dpvae::anndata::obs_labels;
+use dpvae::evaluate::latent_autocorrelation;
 use dpvae::{PlaceOptions, TrainSettings, train_reference};
 
 /// What one model achieved on the held-out spots.
@@ -82,12 +82,7 @@ pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
         let latent = placed.latent;
         let fit = dpvae_geometry::procrustes(truth.view(), placed.coords.view())
             .context("comparing the reconstruction with the truth")?;
-        let w = WeightsParams::knn(5)
-            .transform(Transform::Binary)
-            .build(truth.view())?;
-        let names_z: Vec<String> = (0..latent.ncols()).map(|j| format!("z{}", j + 1)).collect();
-        let table = AutocorrParams::new().run(&w, &Features::Dense(latent.view()), &names_z)?;
-        let moran = table.rows.iter().map(|r| r.moran.value).sum::<f64>() / table.rows.len() as f64;
+        let moran = latent_autocorrelation(truth.view(), latent.view(), 5, "z")?.mean_moran();
         results.push(ModelResult {
             name,
             alpha2,
