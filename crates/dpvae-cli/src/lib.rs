@@ -7,6 +7,5 @@ pub mod common;
 pub mod config;
 pub mod pipeline;
 pub mod placement;
-pub mod plot;
 pub mod sources;
 pub mod uncertainty;

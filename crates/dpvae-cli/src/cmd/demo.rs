@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::pipeline::{PlaceOptions, TrainSettings, obs_labels, place, train_reference};
-use crate::plot::{Colouring, Panel, Series, line_chart, scatter_panels};
+use dpvae_plot::{Colouring, Panel, Series, line_chart, scatter_panels};
 
 /// The settings of `dpvae demo`; stored in the output folder as config.toml.
 #[derive(Debug, Args, Serialize, Deserialize)]

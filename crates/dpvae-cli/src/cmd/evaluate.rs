@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use crate::common::write_table;
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::{match_by_barcode, read_coord_source};
 use crate::uncertainty::{Uncertainty, calibration_summary};
+use dpvae_plot::{Colouring, Panel, scatter_panels};
 
 /// The geometry crate's Procrustes (scipy's definition) as the eval crate's alignment.
 struct ProcrustesAligner;

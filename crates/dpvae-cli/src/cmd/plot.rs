@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Invocation, beside};
 use crate::pipeline::obs_labels;
-use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::parse_obsm_key;
 use crate::uncertainty::{OBS_CONFIDENCE, Uncertainty};
+use dpvae_plot::{Colouring, Panel, scatter_panels};
 
 /// The settings of `dpvae plot`; stored beside the figure as OUT.config.toml.
 #[derive(Debug, Args, Serialize, Deserialize)]

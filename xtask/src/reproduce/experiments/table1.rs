@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use dpvae_cli::pipeline::LikelihoodName;
-use dpvae_cli::plot::{CategorySeries, category_chart};
+use dpvae_plot::{CategorySeries, category_chart};
 use serde_json::{Map, json};
 
 use super::{
