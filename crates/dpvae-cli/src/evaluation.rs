@@ -2,7 +2,6 @@
 //! the per-spot error map and table, the calibration of the radii, and the latent's autocorrelation.
 
 use crate::common::write_table;
-use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::match_by_barcode;
 use anyhow::{Context, Result};
 use dpvae::evaluate::latent_autocorrelation;
@@ -10,6 +9,7 @@ use dpvae::uncertainty::{Uncertainty, calibration_summary};
 use dpvae_data::SpatialData;
 use dpvae_data::io::tables::CoordTable;
 use dpvae_eval::{Aligner, reconstruction_error};
+use dpvae_plot::{Colouring, Panel, scatter_panels};
 use ndarray::{Array2, ArrayView2};
 use serde_json::{Value, json};
 use std::path::Path;

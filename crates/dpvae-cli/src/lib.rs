@@ -7,6 +7,5 @@ pub mod cmd;
 pub mod common;
 pub mod config;
 pub mod evaluation;
-pub mod plot;
 pub mod sources;
 pub mod training;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use dpvae_cli::plot::{BandSeries, band_chart};
+use dpvae_plot::{BandSeries, band_chart};
 use serde_json::{Map, Value, json};
 
 use super::calibration::CURVE_LEVELS;

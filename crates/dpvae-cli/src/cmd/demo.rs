@@ -12,10 +12,10 @@ use serde_json::json;
 
 use crate::cli::demo::DemoArgs;
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::plot::{Colouring, Panel, Series, line_chart, scatter_panels};
 use dpvae::anndata::obs_labels;
 use dpvae::evaluate::latent_autocorrelation;
 use dpvae::{PlaceOptions, TrainSettings, train_reference};
+use dpvae_plot::{Colouring, Panel, Series, line_chart, scatter_panels};
 
 /// What one model achieved on the held-out spots.
 struct ModelResult {

@@ -6,10 +6,10 @@ use dpvae_data::io;
 
 use crate::cli::plot::PlotArgs;
 use crate::config::{Invocation, beside};
-use crate::plot::{Colouring, Panel, scatter_panels};
 use crate::sources::parse_obsm_key;
 use dpvae::anndata::obs_labels;
 use dpvae::uncertainty::{OBS_CONFIDENCE, Uncertainty};
+use dpvae_plot::{Colouring, Panel, scatter_panels};
 
 /// A numeric obs column as a colour ramp, any other as categories.
 fn obs_colouring(data: &dpvae_data::SpatialData, col: &str) -> Result<Colouring> {

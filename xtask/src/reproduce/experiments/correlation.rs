@@ -1,7 +1,7 @@
 //! Figure 2: is expression distance related to spatial distance in every section?
 
 use anyhow::Result;
-use dpvae_cli::plot::{CategorySeries, category_chart};
+use dpvae_plot::{CategorySeries, category_chart};
 use serde_json::{Map, json};
 
 use super::{Assembly, Experiment, Outcome, Verdict, f, relative, short_name};

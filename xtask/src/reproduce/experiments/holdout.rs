@@ -1,8 +1,8 @@
 //! Figures 9 and 10: reconstructing held-out spots (80/20 split) with and without the distance-preserving loss.
 
 use anyhow::Result;
-use dpvae_cli::plot::{CategorySeries, category_chart};
 use dpvae_eval::{Alternative, wilcoxon};
+use dpvae_plot::{CategorySeries, category_chart};
 use serde_json::{Map, json};
 
 use dpvae_model::LambdaMode;

@@ -3,8 +3,8 @@
 //! tissue's own frame and units (no Procrustes fit to the truth).
 
 use anyhow::{Context, Result};
-use dpvae_cli::plot::{Colouring, Panel, scatter_panels};
 use dpvae_geometry::{AnchorMode, Anchors, LatentScale, Method, ReconstructParams};
+use dpvae_plot::{Colouring, Panel, scatter_panels};
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::index::sample;

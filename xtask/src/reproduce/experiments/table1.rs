@@ -3,8 +3,8 @@
 //! distance-preserving loss, mean (sd) over seeds. Each model is trained on the whole section.
 
 use anyhow::Result;
-use dpvae_cli::plot::{CategorySeries, category_chart};
 use dpvae_model::Likelihood;
+use dpvae_plot::{CategorySeries, category_chart};
 use serde_json::{Map, json};
 
 use super::{

@@ -2,7 +2,7 @@
 //! (Figure 7).
 
 use anyhow::Result;
-use dpvae_cli::plot::{BandSeries, Colouring, Panel, band_chart, scatter_panels};
+use dpvae_plot::{BandSeries, Colouring, Panel, band_chart, scatter_panels};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;

@@ -2,8 +2,8 @@
 //! one training section on its whole group (Figure 8).
 
 use anyhow::Result;
-use dpvae_cli::plot::{Colouring, Heatmap, Panel, heatmaps, scatter_panels};
 use dpvae_eval::correlation::spearman;
+use dpvae_plot::{Colouring, Heatmap, Panel, heatmaps, scatter_panels};
 use serde_json::{Map, json};
 
 use super::{Assembly, Experiment, Outcome, Verdict, f, mean, relative, short_name};
