@@ -38,7 +38,7 @@ enum Task {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    dpvae_cli::common::init_logging(cli.verbose, false);
+    dpvae::logging::init_logging(cli.verbose, false);
     let r = match cli.task {
         Task::Reproduce(args) => reproduce::run(args),
         Task::Placement(args) => placement::run(args),

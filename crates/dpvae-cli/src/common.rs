@@ -4,27 +4,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-/// Set up tracing on stderr: warnings by default, `-v` info, `-vv` debug, `-q` errors only.
-/// `RUST_LOG` overrides.
-pub fn init_logging(verbose: u8, quiet: bool) {
-    let level = if quiet {
-        "error"
-    } else {
-        match verbose {
-            0 => "warn",
-            1 => "info",
-            2 => "debug",
-            _ => "trace",
-        }
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
-}
+pub use dpvae::logging::init_logging;
 
 /// Refuse to replace an existing output unless `--force` was given.
 pub fn check_output(path: &Path, force: bool) -> Result<()> {

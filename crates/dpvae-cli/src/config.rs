@@ -24,32 +24,13 @@ use serde_json::{Map, Value};
 use crate::cli::GlobalArgs;
 use crate::common::check_output;
 use dpvae::anndata::record_in_uns;
+pub use dpvae::settings::merge;
 
 /// Name of the settings file written into output folders.
 pub const CONFIG_FILE: &str = "config.toml";
 
 /// Settings that come from global options rather than the command's own flags.
 const GLOBAL_KEYS: [&str; 2] = ["seed", "backend"];
-
-/// Merge `overlay` into `base`: objects merge key by key, `null` in the overlay means "not given".
-pub fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
-        (_, Value::Null) => {}
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        if !v.is_null() {
-                            b.insert(k, v);
-                        }
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
-    }
-}
 
 /// Keys of `file` that `defaults` lacks, as dotted paths, outermost first.
 fn unknown_keys(defaults: &Value, file: &Value, prefix: &str, out: &mut Vec<String>) {

@@ -33,6 +33,7 @@ pub mod anndata;
 mod error;
 pub mod evaluate;
 mod fit;
+pub mod logging;
 mod model;
 mod params;
 mod place;

@@ -143,6 +143,26 @@ impl PreprocessChoices for Preprocess {
     }
 }
 
+/// Merge `overlay` into `base`: objects merge key by key, `null` in the overlay means "not given".
+pub fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
+    match (base, overlay) {
+        (_, serde_json::Value::Null) => {}
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        if !v.is_null() {
+                            b.insert(k, v);
+                        }
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
 /// The likelihood by its short name (`gaussian`, `gaussian-learned-variance`, `nb`), as config files write it.
 mod likelihood_name {
     use dpvae_model::Likelihood;

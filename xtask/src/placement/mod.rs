@@ -136,7 +136,7 @@ fn variant(spec: &str) -> Result<Method> {
     let overlay: toml::Value =
         toml::from_str(&text).with_context(|| format!("{file} is not valid TOML"))?;
     let mut base = serde_json::to_value(TrainSettings::recommended())?;
-    dpvae_cli::config::merge(&mut base, serde_json::to_value(overlay)?);
+    dpvae::settings::merge(&mut base, serde_json::to_value(overlay)?);
     let mut settings: TrainSettings = serde_json::from_value(base)
         .with_context(|| format!("{file}: not valid training settings"))?;
     // An overlay cannot unset a key, so turning scaling off takes its dependent options with it.
