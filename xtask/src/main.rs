@@ -56,7 +56,7 @@ fn main() -> std::process::ExitCode {
 fn bench(package: Option<&str>) -> Result<()> {
     let packages: Vec<&str> = match package {
         Some(p) => vec![p],
-        None => vec!["dpvae-geometry", "dpvae-eval", "dpvae-model"],
+        None => vec!["dpvae-data", "dpvae-geometry", "dpvae-eval", "dpvae-model"],
     };
     for p in packages {
         let status = Command::new(env!("CARGO"))

@@ -64,7 +64,7 @@ mod tests {
     fn provenance_accumulates_steps() {
         let mut d = dpvae_data::simulate::SimulateParams {
             n_spots: 60,
-            n_genes: 10,
+            n_genes: 30,
             ..Default::default()
         }
         .simulate()
