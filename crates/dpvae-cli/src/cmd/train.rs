@@ -209,7 +209,7 @@ impl TrainFlags {
         let mut s: S = inv.resolve(serde_json::to_value(defaults)?, flags)?;
         let TrainingParts {
             preprocess,
-            train,
+            train: _,
             placement,
         } = s.training_parts();
         if let Some(m) = self.members {
@@ -244,7 +244,6 @@ impl TrainFlags {
                 .unwrap_or(100);
             preprocess.hvg = Some(HvgParams::new(n, flavor));
         }
-        train.quiet = train.quiet || inv.global.quiet;
         inv.finish(s)
     }
 }
