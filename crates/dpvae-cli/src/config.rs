@@ -114,6 +114,7 @@ pub fn resolve_value<S: Serialize + DeserializeOwned>(
     };
     if let Some(path) = file {
         table = read_toml(path)?;
+        drop_retired_keys(&mut table, path);
         mistyped = mistyped_key(&value, &table, "");
         unknown_keys(&value, &table, "", &mut unknown);
         if let Some(top) = unknown.iter().find(|k| !k.contains('.')) {
@@ -159,6 +160,22 @@ pub fn resolve_value<S: Serialize + DeserializeOwned>(
         }
     }
     Ok(settings)
+}
+
+/// Remove keys older dpvae versions wrote but that are no longer settings (`train.quiet`: a display choice,
+/// now the global `-q`), so their config files still load.
+fn drop_retired_keys(table: &mut Value, path: &Path) {
+    let Some(train) = table.get_mut("train").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for key in dpvae_model::TrainConfig::IGNORED_KEYS {
+        if train.remove(*key).is_some() {
+            tracing::warn!(
+                "the config file {} sets train.{key}, which is no longer a setting and is ignored (use -q for no progress output)",
+                path.display()
+            );
+        }
+    }
 }
 
 /// The effective settings as TOML, for `--print-config` and the files stored beside outputs.

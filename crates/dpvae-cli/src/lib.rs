@@ -7,5 +7,6 @@ pub mod cmd;
 pub mod common;
 pub mod config;
 pub mod evaluation;
+pub mod progress;
 pub mod sources;
 pub mod training;

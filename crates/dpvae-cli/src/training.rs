@@ -6,14 +6,13 @@ use anyhow::{Result, bail};
 use dpvae::settings::PreprocessChoices;
 use dpvae::{PlacementSettings, TrainSettings};
 use dpvae_data::preprocess::Preprocess;
-use dpvae_model::{Likelihood, TrainConfig};
+use dpvae_model::Likelihood;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 /// The tables of a training run's settings that flags adjust after the config file is read.
 pub struct TrainingParts<'a> {
     pub preprocess: &'a mut Preprocess,
-    pub train: &'a mut TrainConfig,
     pub placement: &'a mut PlacementSettings,
 }
 
@@ -26,7 +25,6 @@ impl TrainingSettings for TrainSettings {
     fn training_parts(&mut self) -> TrainingParts<'_> {
         TrainingParts {
             preprocess: &mut self.preprocess,
-            train: &mut self.train,
             placement: &mut self.placement,
         }
     }
@@ -91,7 +89,6 @@ impl TrainFlags {
         let mut s: S = inv.resolve(serde_json::to_value(defaults)?, flags)?;
         let TrainingParts {
             preprocess,
-            train,
             placement,
         } = s.training_parts();
         if let Some(m) = self.members {
@@ -106,7 +103,6 @@ impl TrainFlags {
         if let Some(f) = self.flavor {
             preprocess.set_hvg_flavor(f);
         }
-        train.quiet = train.quiet || inv.global.quiet;
         inv.finish(s)
     }
 }

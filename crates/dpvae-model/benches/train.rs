@@ -48,7 +48,6 @@ fn epochs_timed(
         epochs: epochs as usize + 1,
         batch_size: batch,
         alpha2: 10.0,
-        quiet: true,
         ..TrainConfig::default()
     };
     let out = train(

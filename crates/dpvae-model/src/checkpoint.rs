@@ -126,15 +126,11 @@ impl SavedModel {
                 self.model.config().n_genes
             )));
         }
-        // Members differ only in their seed.
-        let arch = |c: &ModelConfig| ModelConfig {
-            seed: 0,
-            ..c.clone()
-        };
+        // Members differ only in their training seed, which is not part of the architecture.
         if self
             .members
             .iter()
-            .any(|m| arch(m.config()) != arch(self.model.config()))
+            .any(|m| m.config() != self.model.config())
         {
             return Err(ModelError::InvalidInput(
                 "every ensemble member must have the first member's architecture".into(),

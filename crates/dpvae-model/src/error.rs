@@ -20,7 +20,8 @@ pub enum ModelError {
     NonFiniteLoss {
         /// 1-based epoch in which the problem appeared.
         epoch: usize,
-        /// The term that went non-finite (`recon`, `kl`, `dp`, `total` or `validation`).
+        /// The term that went non-finite (`recon`, `kl`, `dp`, `total`, `lambda`, `validation` or
+        /// `parameters`).
         term: &'static str,
         /// Its value (NaN or +-inf).
         value: f64,
@@ -70,6 +71,22 @@ impl ModelError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The error of a training run whose `term` became `value` (NaN or +-inf) in 1-based `epoch`; the one
+    /// constructor of [`ModelError::NonFiniteLoss`].
+    pub(crate) fn non_finite(
+        epoch: usize,
+        term: &'static str,
+        value: f64,
+        last_finite: impl Into<String>,
+    ) -> Self {
+        Self::NonFiniteLoss {
+            epoch,
+            term,
+            value,
+            last_finite: last_finite.into(),
         }
     }
 

@@ -9,7 +9,8 @@
 //! - [`model`]: encoder, decoder and the [`DpVae`] module ([`ModelConfig::init`]).
 //! - [`loss`]: Gaussian and negative-binomial likelihoods, the closed-form KL, the DP loss (direct kernel with
 //!   gradients, and an autodiff reference) and its pair masks.
-//! - [`train`]: Adam training loop with warm-ups, validation/early stopping, history and snapshots.
+//! - [`train`]: Adam/AdamW training loop with warm-ups, validation/early stopping, history and snapshots;
+//!   [`TrainObserver`] hears every epoch (a progress bar is the caller's).
 //! - [`encode`]: [`FittedModel`], the backend-independent trained model, and posterior means/variances.
 //! - [`checkpoint`]: self-contained model directories ([`SavedModel`]).
 //! - [`backend`]: run-time backend choice ([`BackendKind`]).
@@ -33,6 +34,7 @@ pub use error::{ModelError, Result};
 pub use loss::MaskSpec;
 pub use model::{DpVae, Likelihood, ModelConfig};
 pub use train::{
-    EpochRecord, History, LambdaMode, TrainConfig, TrainInput, TrainOutcome, VaeScale,
-    ValidationMetric, train,
+    EpochRecord, EpochReport, History, LambdaMode, OptimizerConfig, TracingObserver, TrainConfig,
+    TrainInput, TrainObserver, TrainOutcome, TrainStart, TrainSummary, VaeScale, ValidationMetric,
+    train, train_observed,
 };

@@ -52,7 +52,12 @@ impl std::str::FromStr for Likelihood {
     }
 }
 
-/// Architecture of a dp-VAE. `init` builds the network with deterministic weights drawn from `seed`.
+/// Architecture of a dp-VAE: what a saved model needs to rebuild its network before its weights are loaded.
+///
+/// How a new network starts (the seed of its weights, the initial `lambda`) is not part of it: training owns
+/// both ([`crate::TrainConfig::seed`], [`crate::TrainConfig::lambda_init`]) and hands them to
+/// [`ModelConfig::init_with`]. Model directories written when this struct still had `seed` and `lambda_init`
+/// load unchanged: the keys are ignored (the weights, `lambda` included, come from the record).
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
     /// Number of genes (input and output width).
@@ -66,12 +71,6 @@ pub struct ModelConfig {
     /// Observation model.
     #[config(default = "Likelihood::Gaussian")]
     pub likelihood: Likelihood,
-    /// Initial value of the distance scale `lambda` (the trainer derives one from the data when asked).
-    #[config(default = 1.0)]
-    pub lambda_init: f64,
-    /// Seed of the weight initialisation.
-    #[config(default = 0)]
-    pub seed: u64,
     /// Dropout probability after each hidden encoder layer during training (0: none). The masks are drawn on
     /// the host from the training seed, so runs stay bit-identical.
     #[config(default = 0.0)]
@@ -101,20 +100,26 @@ impl ModelConfig {
                 self.dropout
             )));
         }
-        if !(self.lambda_init.is_finite() && self.lambda_init > 0.0) {
-            return Err(ModelError::InvalidConfig(format!(
-                "lambda_init must be a positive finite number, got {}",
-                self.lambda_init
-            )));
-        }
         Ok(())
+    }
+
+    /// Build the network with seed 0 and `lambda = 1`: the shape a saved record is loaded into, or a
+    /// quick untrained model. Training uses [`ModelConfig::init_with`].
+    pub fn init<B: Backend>(&self, device: &B::Device) -> DpVae<B> {
+        self.init_with(0, 1.0, device)
     }
 
     /// Build the network. Weights follow PyTorch's `nn.Linear` default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
     /// drawn from a ChaCha8 stream seeded with `seed`, so initialisation does not depend on the backend's
-    /// global RNG (which parallel tests would share).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> DpVae<B> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+    /// global RNG (which parallel tests would share); `lambda` starts at `lambda_init` (positive and finite,
+    /// as the trainer checks).
+    pub fn init_with<B: Backend>(
+        &self,
+        seed: u64,
+        lambda_init: f64,
+        device: &B::Device,
+    ) -> DpVae<B> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut widths = vec![self.n_genes];
         widths.extend(&self.hidden);
         let enc_layers = widths
@@ -142,10 +147,7 @@ impl ModelConfig {
             },
             // log variance (Gaussian) or log theta (NB) per gene; zero means unit variance / theta = 1.
             gene_log_param: Param::from_tensor(Tensor::zeros([self.n_genes], device)),
-            log_lambda: Param::from_tensor(Tensor::from_floats(
-                [self.lambda_init.ln() as f32],
-                device,
-            )),
+            log_lambda: Param::from_tensor(Tensor::from_floats([lambda_init.ln() as f32], device)),
         }
     }
 }

@@ -14,7 +14,6 @@ fn saved() -> (SavedModel, ndarray::Array2<f32>) {
         epochs: 2,
         batch_size: 16,
         seed: 4,
-        quiet: true,
         ..TrainConfig::default()
     };
     let out = train(
@@ -142,4 +141,23 @@ fn encode_rejects_misaligned_genes() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("5 genes") && e.contains("7"), "{e}");
+}
+
+/// Directories written before training owned the seed and the initial lambda (they were in the model's
+/// config) and before `quiet` left the training options still load, and mean the same.
+#[test]
+fn directories_with_the_older_config_keys_load() {
+    let (model, _) = saved();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    model.save(&path).unwrap();
+    let file = path.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    config["model"]["seed"] = 4.into();
+    config["model"]["lambda_init"] = 0.37.into();
+    config["train"]["quiet"] = true.into();
+    std::fs::write(&file, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let back = SavedModel::load(&path).unwrap();
+    assert_eq!(back, model);
 }

@@ -153,11 +153,8 @@ fn coincident_latent_points_give_no_nan() {
 fn surrogate_gives_the_autodiff_parameter_gradients() {
     let dev = Default::default();
     let (n, genes) = (64, 10);
-    let cfg = ModelConfig::new(genes)
-        .with_hidden(vec![16])
-        .with_lambda_init(0.01)
-        .with_seed(3);
-    let model = cfg.init::<AD>(&dev);
+    let cfg = ModelConfig::new(genes).with_hidden(vec![16]);
+    let model = cfg.init_with::<AD>(3, 0.01, &dev);
     let x = Tensor::<AD, 2>::from_data(TensorData::new(random(n, genes, 1.0, 5), [n, genes]), &dev);
     let eps = Tensor::<AD, 2>::from_data(TensorData::new(random(n, 2, 1.0, 6), [n, 2]), &dev);
     let s_host = random(n, 2, 200.0, 7);

@@ -89,7 +89,6 @@ fn dp_vae_recovers_held_out_layout_better_than_vae() {
             learning_rate: LEARNING_RATE,
             seed: 7,
             alpha2,
-            quiet: true,
             ..TrainConfig::default()
         };
         let out = train(&input, &arch, &cfg, BackendKind::Flex).unwrap();

@@ -14,7 +14,6 @@ fn quick(epochs: usize) -> TrainConfig {
         learning_rate: 3e-3,
         seed: 11,
         alpha2: 5.0,
-        quiet: true,
         ..TrainConfig::default()
     }
 }

@@ -4,8 +4,8 @@
 use dpvae_data::SpatialData;
 use dpvae_data::preprocess::FittedPreprocess;
 use dpvae_model::{
-    Likelihood, ModelConfig, SavedModel, TrainConfig, TrainInput, TrainOutcome, TrainingMetadata,
-    matrix_checksum,
+    Likelihood, ModelConfig, SavedModel, TracingObserver, TrainConfig, TrainInput, TrainObserver,
+    TrainOutcome, TrainingMetadata, matrix_checksum,
 };
 use ndarray::{Array1, Array2, Axis};
 
@@ -121,11 +121,12 @@ fn shared_train_config(settings: &TrainSettings, n_spots: usize) -> TrainConfig 
     cfg
 }
 
-/// Train every ensemble member (seeds seed, seed + 1, ...).
+/// Train every ensemble member (seeds seed, seed + 1, ...), each run reported to `observer`.
 fn train_members(
     input: &TrainInput<'_>,
     settings: &TrainSettings,
     cfg: &TrainConfig,
+    observer: &mut dyn TrainObserver,
 ) -> Result<Vec<TrainOutcome>> {
     let network = ModelConfig::new(input.expression.ncols())
         .with_hidden(settings.model.hidden.clone())
@@ -142,11 +143,12 @@ fn train_members(
                 seed: settings.train.seed + k as u64,
                 ..cfg.clone()
             };
-            Ok(dpvae_model::train(
+            Ok(dpvae_model::train_observed(
                 input,
                 &network,
                 &member,
                 settings.backend,
+                observer,
             )?)
         })
         .collect()
@@ -154,11 +156,24 @@ fn train_members(
 
 /// Fit preprocessing on `reference` (raw counts and coordinates) and train the model (an ensemble when
 /// `settings.placement.members > 1`). With `query_genes`, genes are chosen among those the query shares.
+/// Training is logged through `tracing`; [`train_reference_observed`] reports it elsewhere too.
 pub fn train_reference(
     reference: &SpatialData,
     settings: &TrainSettings,
     dataset_name: &str,
     query_genes: Option<&[String]>,
+) -> Result<Trained> {
+    let mut log = TracingObserver;
+    train_reference_observed(reference, settings, dataset_name, query_genes, &mut log)
+}
+
+/// [`train_reference`], with every member's training run reported to `observer` (e.g. a progress bar).
+pub fn train_reference_observed(
+    reference: &SpatialData,
+    settings: &TrainSettings,
+    dataset_name: &str,
+    query_genes: Option<&[String]>,
+    observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
     check_reference(reference, settings)?;
     let p = prepare(reference, settings, query_genes)?;
@@ -168,7 +183,7 @@ pub fn train_reference(
         library_size: p.library_size.as_ref().map(|l| l.view()),
     };
     let cfg = shared_train_config(settings, p.x.nrows());
-    let mut outcomes = train_members(&input, settings, &cfg)?;
+    let mut outcomes = train_members(&input, settings, &cfg, observer)?;
     let started = std::time::Instant::now();
     let placement = match (&p.coords, settings.placement.reference_frame) {
         (Some(c), true) => Some(placement_record(

@@ -47,7 +47,7 @@ pub use dpvae_geometry as geometry;
 pub use dpvae_model as network;
 
 pub use error::{Context, Error, Result};
-pub use fit::{Trained, train_reference};
+pub use fit::{Trained, train_reference, train_reference_observed};
 pub use model::Model;
 pub use params::{DpVae, DpVaeParams, DpVaeValidParams};
 pub use place::{PlaceOptions, Placed, default_method, reconstruct_latent, to_f64};

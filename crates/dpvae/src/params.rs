@@ -3,10 +3,10 @@
 
 use dpvae_data::SpatialData;
 use dpvae_data::preprocess::HvgFlavor;
-use dpvae_model::{BackendKind, LambdaMode, Likelihood, MaskSpec};
+use dpvae_model::{BackendKind, LambdaMode, Likelihood, MaskSpec, TracingObserver, TrainObserver};
 
 use crate::error::{Result, bail};
-use crate::fit::{Trained, train_reference};
+use crate::fit::{Trained, train_reference_observed};
 use crate::model::Model;
 use crate::settings::{PreprocessChoices, TrainSettings};
 
@@ -169,15 +169,26 @@ impl DpVaeValidParams {
         Ok(self.fit_measured(reference)?.model)
     }
 
-    /// Like [`DpVaeValidParams::fit`], keeping what training measured (history, timings).
-    pub fn fit_measured(&self, reference: &SpatialData) -> Result<Trained> {
+    /// Like [`DpVaeValidParams::fit`], keeping what training measured (history, timings), with every
+    /// member's training reported to `observer` (e.g. a progress bar; `TracingObserver` only logs).
+    pub fn fit_observed(
+        &self,
+        reference: &SpatialData,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Trained> {
         let p = &self.0;
-        train_reference(
+        train_reference_observed(
             reference,
             &p.settings,
             &p.dataset_name,
             p.shared_genes.as_deref(),
+            observer,
         )
+    }
+
+    /// [`DpVaeValidParams::fit_observed`] with training logged through `tracing`.
+    pub fn fit_measured(&self, reference: &SpatialData) -> Result<Trained> {
+        self.fit_observed(reference, &mut TracingObserver)
     }
 
     pub fn settings(&self) -> &TrainSettings {

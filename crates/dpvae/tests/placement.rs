@@ -14,7 +14,6 @@ fn tissue() -> (SpatialData, SpatialData) {
 fn settings() -> TrainSettings {
     let mut s = TrainSettings::recommended();
     s.train.epochs = 60;
-    s.train.quiet = true;
     s.placement.members = 2;
     s
 }

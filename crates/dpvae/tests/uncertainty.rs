@@ -15,7 +15,6 @@ fn tissue(n_spots: usize) -> (SpatialData, SpatialData) {
 fn settings() -> TrainSettings {
     let mut s = TrainSettings::recommended();
     s.train.epochs = 60;
-    s.train.quiet = true;
     s.placement.members = 3;
     s
 }

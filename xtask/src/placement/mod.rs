@@ -255,7 +255,6 @@ fn run_method(
         Method::Dpvae { settings, name } => {
             let mut s = (**settings).clone();
             s.train.seed = seed;
-            s.train.quiet = true;
             let genes = s.preprocess.align.keys(query, "query")?.to_vec();
             let t0 = Instant::now();
             let trained = train_reference(reference, &s, name, Some(&genes))?;

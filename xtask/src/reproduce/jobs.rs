@@ -255,7 +255,6 @@ impl Context {
         s.train.alpha2 = alpha2;
         s.train.seed = seed;
         s.train.lambda = self.profile.lambda;
-        s.train.quiet = true;
         s.backend = self.backend;
         s
     }
@@ -353,7 +352,6 @@ impl Context {
         let query = data.select_obs(&split.test)?;
         let mut settings = TrainSettings::recommended();
         settings.train.seed = seed;
-        settings.train.quiet = true;
         settings.backend = self.backend;
         let genes = settings.preprocess.align.keys(&query, "query")?.to_vec();
         let trained = train_reference(&reference, &settings, section, Some(&genes))?;

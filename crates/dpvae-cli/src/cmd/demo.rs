@@ -69,7 +69,6 @@ pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
         settings.train.epochs = s.epochs;
         settings.train.alpha2 = alpha2;
         settings.train.seed = s.seed;
-        settings.train.quiet = global.quiet;
         settings.backend = s.backend;
         let t0 = Instant::now();
         let trained = train_reference(&reference, &settings, "simulated", None)?;

@@ -2,7 +2,9 @@
 //! evaluate when the query's true coordinates are known.
 
 use anyhow::{Context, Result};
-use dpvae::{ModelSettings, PlaceOptions, PlacementSettings, TrainSettings, train_reference};
+use dpvae::{
+    ModelSettings, PlaceOptions, PlacementSettings, TrainSettings, train_reference_observed,
+};
 use dpvae_data::io::{self, tables::CoordTable};
 use dpvae_data::preprocess::Preprocess;
 use dpvae_geometry::Method;
@@ -14,6 +16,7 @@ use crate::cli::run::RunArgs;
 use crate::common::{check_output, write_table};
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::evaluation::{evaluate_into, latent_table};
+use crate::progress::TrainProgress;
 use crate::training::{TrainingParts, TrainingSettings};
 
 /// The settings of `dpvae run`: those of `dpvae train`, plus a [reconstruct] table.
@@ -64,7 +67,6 @@ impl TrainingSettings for RunSettings {
     fn training_parts(&mut self) -> TrainingParts<'_> {
         TrainingParts {
             preprocess: &mut self.preprocess,
-            train: &mut self.train,
             placement: &mut self.placement,
         }
     }
@@ -87,7 +89,14 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     let name = args.reference.display().to_string();
     // Genes are chosen among those the query has, so none of the model's genes is missing from it.
     let query_genes = settings.preprocess.align.keys(&query, "query")?.to_vec();
-    let trained = train_reference(&reference, &settings.training(), &name, Some(&query_genes))?;
+    let mut progress = TrainProgress::new(global.quiet);
+    let trained = train_reference_observed(
+        &reference,
+        &settings.training(),
+        &name,
+        Some(&query_genes),
+        &mut progress,
+    )?;
     let model_dir = args.out.join("model");
     if model_dir.exists() && global.force {
         std::fs::remove_dir_all(&model_dir)

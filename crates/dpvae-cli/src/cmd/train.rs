@@ -1,13 +1,14 @@
 //! `dpvae train`: fit preprocessing and a (dp-)VAE on a reference with coordinates; write a model directory.
 
 use anyhow::{Context, Result};
-use dpvae::{TrainSettings, train_reference};
+use dpvae::{TrainSettings, train_reference_observed};
 use dpvae_data::io;
 use serde_json::Value;
 
 use crate::cli::train::TrainArgs;
 use crate::common::check_output;
 use crate::config::{CONFIG_FILE, Invocation};
+use crate::progress::TrainProgress;
 
 pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
     let Some(settings) = args
@@ -33,7 +34,14 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         }
         None => None,
     };
-    let trained = train_reference(&data, &settings, &name, query_genes.as_deref())?;
+    let mut progress = TrainProgress::new(global.quiet);
+    let trained = train_reference_observed(
+        &data,
+        &settings,
+        &name,
+        query_genes.as_deref(),
+        &mut progress,
+    )?;
     if args.out.exists() && global.force {
         std::fs::remove_dir_all(&args.out)
             .with_context(|| format!("could not replace {}", args.out.display()))?;

@@ -41,19 +41,68 @@ pub enum ValidationMetric {
     Dp,
 }
 
+/// The optimiser's hyperparameters: Adam, or AdamW when [`TrainConfig::weight_decay`] is positive. The
+/// defaults are the trainer's since its first version, so a config without this table trains as before.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Decay rate of the first-moment (mean) estimate, in [0, 1).
+    pub beta1: f64,
+    /// Decay rate of the second-moment (uncentred variance) estimate, in [0, 1).
+    pub beta2: f64,
+    /// Added to the root of the second moment before dividing, for numerical stability; positive.
+    pub epsilon: f64,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// Validate the hyperparameters.
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(ModelError::InvalidConfig(format!(
+                    "optimizer.{name} must be in [0, 1), got {v}"
+                )));
+            }
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err(ModelError::InvalidConfig(format!(
+                "optimizer.epsilon must be a positive finite number, got {}",
+                self.epsilon
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Options of [`crate::train::train`]. Every field has a default, so a TOML/JSON file may set any subset.
 ///
 /// The objective is `alpha1 * (L_recon + beta * L_KL) + alpha2 * L_DP`; `alpha2 = 0` is the plain VAE.
+///
+/// Files written before the progress bar left the trainer may carry a `quiet` key; it is accepted and
+/// ignored (showing progress is the caller's business, see [`crate::train::TrainObserver`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Passes over the training spots.
     pub epochs: usize,
     /// Spots per step; 0 (or any value >= the number of training spots) means full batch.
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// Learning rate of the optimiser.
     pub learning_rate: f64,
-    /// Seed of initialisation, split, shuffling, sampling and k-means.
+    /// The optimiser's moment decays and epsilon.
+    pub optimizer: OptimizerConfig,
+    /// Seed of the weight initialisation, split, shuffling, sampling, dropout and k-means. Training owns it:
+    /// the model's architecture ([`crate::ModelConfig`]) has no seed of its own.
     pub seed: u64,
     /// Seed of the train/validation split alone, when it must not follow `seed`: ensemble members trained
     /// with different seeds then hold out the same spots, which calibrate the ensemble's placement.
@@ -67,7 +116,7 @@ pub struct TrainConfig {
     pub beta: f64,
     /// Scaling of the VAE terms against the DP loss.
     pub vae_scale: VaeScale,
-    /// Decoupled weight decay (AdamW); 0 is plain Adam.
+    /// Decoupled weight decay (AdamW) of the optimiser; 0 is plain Adam.
     pub weight_decay: f64,
     /// Epochs over which beta rises linearly from 0 to `beta` (0: no warm-up).
     pub beta_warmup_epochs: usize,
@@ -76,7 +125,8 @@ pub struct TrainConfig {
     /// Learned or fixed lambda.
     pub lambda: LambdaMode,
     /// Initial lambda; `None` derives it from the data: the prior's mean latent distance divided by the mean
-    /// spatial distance, so both sides of the DP loss start on the same scale.
+    /// spatial distance, so both sides of the DP loss start on the same scale. Training owns it: the value
+    /// used is reported as [`crate::train::TrainOutcome::lambda_init`].
     pub lambda_init: Option<f64>,
     /// The pair mask `G`.
     pub mask: MaskSpec,
@@ -91,8 +141,38 @@ pub struct TrainConfig {
     pub validation_metric: ValidationMetric,
     /// Record the posterior means of the training spots every this many epochs (the paper's Figure 5).
     pub snapshot_every: Option<usize>,
-    /// No progress bar.
-    pub quiet: bool,
+}
+
+impl TrainConfig {
+    /// Keys that older files have and this version accepts and ignores: `quiet` (the progress bar is the
+    /// caller's now). A reader that checks a file's keys against the serialised settings should skip them.
+    pub const IGNORED_KEYS: &[&str] = &["quiet"];
+}
+
+impl Serialize for TrainConfig {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        TrainConfig::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TrainConfig {
+    /// The derived, strict reader, after dropping the [`TrainConfig::IGNORED_KEYS`] of older files. The value
+    /// is buffered as JSON, which every self-describing format (JSON, TOML) maps onto.
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(map) = value.as_object_mut() {
+            for key in TrainConfig::IGNORED_KEYS {
+                map.remove(*key);
+            }
+        }
+        TrainConfig::deserialize(value).map_err(D::Error::custom)
+    }
 }
 
 impl Default for TrainConfig {
@@ -101,6 +181,7 @@ impl Default for TrainConfig {
             epochs: 200,
             batch_size: 128,
             learning_rate: 1e-3,
+            optimizer: OptimizerConfig::default(),
             seed: 0,
             split_seed: None,
             alpha1: 1.0,
@@ -118,7 +199,6 @@ impl Default for TrainConfig {
             min_delta: 0.0,
             validation_metric: ValidationMetric::Total,
             snapshot_every: None,
-            quiet: false,
         }
     }
 }
@@ -166,6 +246,7 @@ impl TrainConfig {
         if self.snapshot_every == Some(0) {
             return bad("snapshot_every must be positive".into());
         }
+        self.optimizer.check()?;
         self.mask.check()
     }
 
