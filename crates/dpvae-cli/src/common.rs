@@ -6,6 +6,27 @@ use anyhow::{Result, bail};
 
 pub use dpvae::logging::init_logging;
 
+/// Serde for library option enums by the names they parse from and print as (`FromStr` / `Display`), for
+/// settings structs whose library type has no serde of its own.
+pub mod by_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Refuse to replace an existing output unless `--force` was given.
 pub fn check_output(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {

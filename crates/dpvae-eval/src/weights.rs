@@ -52,6 +52,15 @@ impl std::str::FromStr for Transform {
     }
 }
 
+impl std::fmt::Display for Transform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transform::Binary => "binary",
+            Transform::Row => "row",
+        })
+    }
+}
+
 /// Parameters of a spatial weights matrix: a graph and a transform. Build with [`WeightsParams::build`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WeightsParams {

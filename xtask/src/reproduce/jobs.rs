@@ -62,13 +62,6 @@ pub enum Job {
     },
 }
 
-fn lambda_name(l: LambdaMode) -> &'static str {
-    match l {
-        LambdaMode::Fixed => "fixed",
-        LambdaMode::Learned => "learned",
-    }
-}
-
 impl Job {
     /// File-name-safe identifier.
     pub fn key(&self) -> String {
@@ -81,7 +74,7 @@ impl Job {
                 lambda,
             } => format!(
                 "holdout-{section}-a2_{alpha2}-seed{seed}-lambda_{}",
-                lambda_name(*lambda)
+                lambda.name()
             ),
             Job::Snapshots {
                 section,

@@ -1,17 +1,9 @@
 //! The grammar of `dpvae autocorr`: its arguments and the settings they fill.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use dpvae_eval::Transform;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum WeightsArg {
-    /// w_ij = 1 for the k nearest neighbours of i (the paper).
-    Binary,
-    /// Rows scaled to sum to 1 (squidpy's default transform).
-    Row,
-}
 
 /// The settings of `dpvae autocorr`; stored beside the table as OUT.config.toml.
 #[derive(Debug, Args, Serialize, Deserialize)]
@@ -23,9 +15,11 @@ pub struct AutocorrSettings {
     /// Neighbours per spot in the kNN graph.
     #[arg(long, default_value_t = 5)]
     pub k: usize,
-    /// Weight transform.
-    #[arg(long, value_enum, default_value = "binary")]
-    pub weights: WeightsArg,
+    /// Weight transform: binary (w_ij = 1 for the k nearest neighbours of i, the paper) or row (rows scaled to
+    /// sum to 1, squidpy's default).
+    #[arg(long, default_value = "binary")]
+    #[serde(with = "crate::common::by_name")]
+    pub weights: Transform,
     /// Permutations for permutation p-values (0: analytic p-values only).
     #[arg(long, default_value_t = 0)]
     pub perms: usize,

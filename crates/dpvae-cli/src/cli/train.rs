@@ -2,8 +2,7 @@
 
 use clap::Args;
 use dpvae_data::preprocess::HvgFlavor;
-use dpvae_model::{Likelihood, MaskSpec};
-use serde::Serialize;
+use dpvae_model::{LambdaMode, Likelihood, MaskSpec};
 use std::path::PathBuf;
 
 /// Flags shared by every command that trains (`train`, `run`). Unset flags leave the config file's value; the
@@ -54,8 +53,8 @@ pub struct TrainFlags {
     pub patience: Option<usize>,
     /// lambda, the latent-per-spatial distance scale: fixed at its initial value or learned [default: fixed
     /// at 1, on coordinates standardised to unit spread].
-    #[arg(long, value_enum)]
-    pub lambda: Option<LambdaArg>,
+    #[arg(long, value_name = "fixed|learned")]
+    pub lambda: Option<LambdaMode>,
     /// Dropout after each hidden encoder layer [default: 0.1].
     #[arg(long)]
     pub dropout: Option<f64>,
@@ -69,13 +68,6 @@ pub struct TrainFlags {
     /// Principal components of the log-normalised HVGs the model sees (0: the genes themselves) [default: 30].
     #[arg(long)]
     pub pca: Option<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum LambdaArg {
-    Fixed,
-    Learned,
 }
 
 #[derive(Debug, Args)]

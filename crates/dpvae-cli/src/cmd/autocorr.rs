@@ -2,9 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use dpvae_data::{Matrix, io};
-use dpvae_eval::{AutocorrParams, CsrView, Features, Transform, WeightsParams};
+use dpvae_eval::{AutocorrParams, CsrView, Features, WeightsParams};
 
-use crate::cli::autocorr::{AutocorrArgs, WeightsArg};
+use crate::cli::autocorr::AutocorrArgs;
 use crate::config::{Invocation, beside};
 
 pub fn run(inv: &Invocation, args: AutocorrArgs) -> Result<()> {
@@ -14,10 +14,7 @@ pub fn run(inv: &Invocation, args: AutocorrArgs) -> Result<()> {
     let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
     let coords = data.require_spatial()?.clone();
-    let transform = match s.weights {
-        WeightsArg::Binary => Transform::Binary,
-        WeightsArg::Row => Transform::Row,
-    };
+    let transform = s.weights;
     let w = WeightsParams::knn(s.k)
         .transform(transform)
         .build(coords.view())?;

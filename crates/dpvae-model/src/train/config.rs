@@ -16,6 +16,35 @@ pub enum LambdaMode {
     Fixed,
 }
 
+impl LambdaMode {
+    /// The name config files and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LambdaMode::Learned => "learned",
+            LambdaMode::Fixed => "fixed",
+        }
+    }
+}
+
+impl std::fmt::Display for LambdaMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LambdaMode {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "learned" => Ok(LambdaMode::Learned),
+            "fixed" => Ok(LambdaMode::Fixed),
+            other => Err(ModelError::InvalidConfig(format!(
+                "unknown lambda mode `{other}` (expected fixed or learned)"
+            ))),
+        }
+    }
+}
+
 /// How the VAE terms are scaled against the DP loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
