@@ -24,52 +24,8 @@ impl CsrMatrix {
         indices: Vec<u32>,
         data: Vec<f32>,
     ) -> Result<Self> {
-        if indptr.len() != n_rows + 1 {
-            return Err(DataError::data(
-                "indptr",
-                format!(
-                    "has {} entries, expected n_rows + 1 = {}",
-                    indptr.len(),
-                    n_rows + 1
-                ),
-            ));
-        }
-        if indices.len() != data.len() {
-            return Err(DataError::data(
-                "indices",
-                format!("has {} entries but data has {}", indices.len(), data.len()),
-            ));
-        }
-        if indptr[0] != 0 || indptr[n_rows] != data.len() {
-            return Err(DataError::data(
-                "indptr",
-                format!(
-                    "must start at 0 and end at nnz = {} (starts at {}, ends at {})",
-                    data.len(),
-                    indptr[0],
-                    indptr[n_rows]
-                ),
-            ));
-        }
-        if let Some(row) = indptr.windows(2).position(|w| w[0] > w[1]) {
-            return Err(DataError::data(
-                "indptr",
-                format!(
-                    "is not monotone at row {row} ({} > {})",
-                    indptr[row],
-                    indptr[row + 1]
-                ),
-            ));
-        }
-        if let Some(pos) = indices.iter().position(|&j| j as usize >= n_cols) {
-            return Err(DataError::data(
-                "indices",
-                format!(
-                    "entry {pos} is {} but there are only {n_cols} columns",
-                    indices[pos]
-                ),
-            ));
-        }
+        dpvae_core::sparse::check_structure(n_rows, n_cols, &indptr, &indices, data.len())
+            .map_err(|e| DataError::data(e.object, e.problem))?;
         check_finite("data", &data)?;
         Ok(CsrMatrix {
             n_rows,
@@ -107,32 +63,30 @@ impl CsrMatrix {
 
     /// Transpose (CSR of the transpose), keeping column indices sorted within each row.
     pub fn transpose(&self) -> CsrMatrix {
-        let mut counts = vec![0usize; self.n_cols + 1];
-        for &j in &self.indices {
-            counts[j as usize + 1] += 1;
-        }
-        for j in 0..self.n_cols {
-            counts[j + 1] += counts[j];
-        }
-        let indptr = counts.clone();
-        let mut next = counts;
-        let mut indices = vec![0u32; self.nnz()];
-        let mut data = vec![0f32; self.nnz()];
-        for i in 0..self.n_rows {
-            for k in self.indptr[i]..self.indptr[i + 1] {
-                let j = self.indices[k] as usize;
-                let dst = next[j];
-                indices[dst] = i as u32;
-                data[dst] = self.data[k];
-                next[j] += 1;
-            }
-        }
+        let (indptr, indices, data) = dpvae_core::sparse::transpose(
+            self.n_rows,
+            self.n_cols,
+            &self.indptr,
+            &self.indices,
+            &self.data,
+        );
         CsrMatrix {
             n_rows: self.n_cols,
             n_cols: self.n_rows,
             indptr,
             indices,
             data,
+        }
+    }
+
+    /// The matrix as a borrowed [`CsrView`](dpvae_core::sparse::CsrView) (what the statistics take).
+    pub fn view(&self) -> dpvae_core::sparse::CsrView<'_> {
+        dpvae_core::sparse::CsrView {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr: &self.indptr,
+            indices: &self.indices,
+            data: &self.data,
         }
     }
 

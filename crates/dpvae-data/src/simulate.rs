@@ -107,88 +107,14 @@ impl SimulateParams {
         let genes = self.genes(&names, &mut rng);
         let fields = gradient_fields(&xy, &depth, &genes, &mut rng);
 
-        // Library size: log-normal per spot, a smooth spatial trend, and a shift per domain.
-        let (cx, cy, ext) = extent(&xy);
-        let trend_dir = rng.gen_range(0.0..std::f64::consts::TAU);
-        let dom_shift: Vec<f64> = (0..names.len()).map(|_| rng.gen_range(-0.2..0.2)).collect();
-        let lib_noise = Normal::new(0.0, 0.35).expect("valid sd");
-        let lib: Vec<f64> = (0..n)
-            .map(|s| {
-                let u =
-                    ((xy[s][0] - cx) * trend_dir.cos() + (xy[s][1] - cy) * trend_dir.sin()) / ext;
-                (lib_noise.sample(&mut rng) + 0.25 * (2.0 * u).sin() + dom_shift[domain[s]]).exp()
-            })
-            .collect();
-
-        let mut indptr = Vec::with_capacity(n + 1);
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        indptr.push(0);
-        for s in 0..n {
-            for (j, g) in genes.iter().enumerate() {
-                let mut log_mu = g.log_base;
-                match g.kind {
-                    GeneKind::Marker(d) => log_mu += g.effect * membership[[s, d]],
-                    GeneKind::Gradient(f) => log_mu += g.effect * fields[[f, s]],
-                    GeneKind::Background | GeneKind::Mitochondrial => {}
-                }
-                let mu = lib[s] * log_mu.exp();
-                let c = sample_count(mu, g.overdispersion, self.noise, &mut rng);
-                if c > 0.0 {
-                    indices.push(j as u32);
-                    data.push(c as f32);
-                }
-            }
-            indptr.push(data.len());
-        }
-        let x = CsrMatrix::new(n, genes.len(), indptr, indices, data)?;
+        let lib = library_sizes(&xy, &domain, names.len(), &mut rng);
+        let x = self.sample_counts(&genes, &membership, &fields, &lib, &mut rng)?;
 
         let obs_names = (0..n).map(barcode).collect();
         let var_names = genes.iter().map(|g| g.name.clone()).collect();
         let spatial = Array2::from_shape_fn((n, 2), |(i, k)| xy[i][k]);
         let mut out = SpatialData::new(Matrix::Csr(x), obs_names, var_names, Some(spatial))?;
-        let table = |e: polars::prelude::PolarsError| DataError::data("simulate", e.to_string());
-        out.obs = DataFrame::new(
-            n,
-            vec![
-                Column::new(
-                    "domain".into(),
-                    domain.iter().map(|&d| names[d].clone()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "array_row".into(),
-                    grid.iter().map(|g| g.row).collect::<Vec<i32>>(),
-                ),
-                Column::new(
-                    "array_col".into(),
-                    grid.iter().map(|g| g.col).collect::<Vec<i32>>(),
-                ),
-            ],
-        )
-        .map_err(table)?;
-        out.var = DataFrame::new(
-            genes.len(),
-            vec![
-                Column::new(
-                    "kind".into(),
-                    genes
-                        .iter()
-                        .map(|g| g.kind.label().to_string())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "domain".into(),
-                    genes
-                        .iter()
-                        .map(|g| match g.kind {
-                            GeneKind::Marker(d) => names[d].clone(),
-                            _ => String::new(),
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-            ],
-        )
-        .map_err(table)?;
+        annotate(&mut out, &grid, &domain, &names, &genes)?;
         out.uns.insert(
             "simulation".into(),
             serde_json::json!({
@@ -203,6 +129,40 @@ impl SimulateParams {
         out.validate()?;
         tracing::info!(n_spots = n, n_genes = genes.len(), "simulated a section");
         Ok(out)
+    }
+
+    /// Negative-binomial counts for every spot and gene (spots in rows), drawn from `rng` spot by spot.
+    fn sample_counts(
+        &self,
+        genes: &[Gene],
+        membership: &Array2<f64>,
+        fields: &Array2<f64>,
+        lib: &[f64],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<CsrMatrix> {
+        let n = lib.len();
+        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indices = Vec::new();
+        let mut data = Vec::new();
+        indptr.push(0);
+        for s in 0..n {
+            for (j, g) in genes.iter().enumerate() {
+                let mut log_mu = g.log_base;
+                match g.kind {
+                    GeneKind::Marker(d) => log_mu += g.effect * membership[[s, d]],
+                    GeneKind::Gradient(f) => log_mu += g.effect * fields[[f, s]],
+                    GeneKind::Background | GeneKind::Mitochondrial => {}
+                }
+                let mu = lib[s] * log_mu.exp();
+                let c = sample_count(mu, g.overdispersion, self.noise, rng);
+                if c > 0.0 {
+                    indices.push(j as u32);
+                    data.push(c as f32);
+                }
+            }
+            indptr.push(data.len());
+        }
+        CsrMatrix::new(n, genes.len(), indptr, indices, data)
     }
 
     /// Grid points of the section.
@@ -441,6 +401,80 @@ struct Gene {
     effect: f64,
     /// NB overdispersion 1/size (0 = Poisson).
     overdispersion: f64,
+}
+
+/// Library size per spot: log-normal, times a smooth spatial trend and a shift per domain.
+fn library_sizes(
+    xy: &[[f64; 2]],
+    domain: &[usize],
+    n_domains: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
+    let n = xy.len();
+    let (cx, cy, ext) = extent(xy);
+    let trend_dir = rng.gen_range(0.0..std::f64::consts::TAU);
+    let dom_shift: Vec<f64> = (0..n_domains).map(|_| rng.gen_range(-0.2..0.2)).collect();
+    let lib_noise = Normal::new(0.0, 0.35).expect("valid sd");
+    (0..n)
+        .map(|s| {
+            let u = ((xy[s][0] - cx) * trend_dir.cos() + (xy[s][1] - cy) * trend_dir.sin()) / ext;
+            (lib_noise.sample(rng) + 0.25 * (2.0 * u).sin() + dom_shift[domain[s]]).exp()
+        })
+        .collect()
+}
+
+/// `obs` (domain, array row and column) and `var` (gene kind, marker domain) of the simulated section.
+fn annotate(
+    out: &mut SpatialData,
+    grid: &[Spot],
+    domain: &[usize],
+    names: &[String],
+    genes: &[Gene],
+) -> Result<()> {
+    let n = grid.len();
+    let table = |e: polars::prelude::PolarsError| DataError::data("simulate", e.to_string());
+    out.obs = DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "domain".into(),
+                domain.iter().map(|&d| names[d].clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "array_row".into(),
+                grid.iter().map(|g| g.row).collect::<Vec<i32>>(),
+            ),
+            Column::new(
+                "array_col".into(),
+                grid.iter().map(|g| g.col).collect::<Vec<i32>>(),
+            ),
+        ],
+    )
+    .map_err(table)?;
+    out.var = DataFrame::new(
+        genes.len(),
+        vec![
+            Column::new(
+                "kind".into(),
+                genes
+                    .iter()
+                    .map(|g| g.kind.label().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "domain".into(),
+                genes
+                    .iter()
+                    .map(|g| match g.kind {
+                        GeneKind::Marker(d) => names[d].clone(),
+                        _ => String::new(),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(table)?;
+    Ok(())
 }
 
 /// Centre and half-diagonal of the coordinates.

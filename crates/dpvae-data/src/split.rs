@@ -1,7 +1,9 @@
 //! Seeded, reproducible index splits: train/test by fraction, k-fold, and leave-k-out anchor selection.
 //!
-//! Every split shuffles `0..n` with `ChaCha8Rng::seed_from_u64(seed)`; index sets are returned sorted.
+//! Every split shuffles `0..n` with `ChaCha8Rng::seed_from_u64(seed)`; index sets are returned sorted. The
+//! shuffle, the hold-out and the rounding rule are [`dpvae_core::split`]'s.
 
+use dpvae_core::split::{Rounding, held_out_count, hold_out, permutation};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -30,12 +32,6 @@ impl Split {
     }
 }
 
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    idx
-}
-
 /// Random train/test split with `ceil(test_fraction * n)` test items (scikit-learn's rounding); the paper uses
 /// `test_fraction = 0.2`.
 pub fn train_test_split(n: usize, test_fraction: f64, seed: u64) -> Result<Split> {
@@ -45,7 +41,7 @@ pub fn train_test_split(n: usize, test_fraction: f64, seed: u64) -> Result<Split
             format!("test fraction must be in (0, 1), got {test_fraction}"),
         ));
     }
-    let n_test = (test_fraction * n as f64).ceil() as usize;
+    let n_test = held_out_count(n, test_fraction, Rounding::Ceil);
     if n_test == 0 || n_test >= n {
         return Err(DataError::data(
             "split",
@@ -55,8 +51,8 @@ pub fn train_test_split(n: usize, test_fraction: f64, seed: u64) -> Result<Split
             ),
         ));
     }
-    let perm = permutation(n, seed);
-    Ok(Split::from_test(n, perm[..n_test].to_vec()))
+    let (train, test) = hold_out(n, n_test, &mut ChaCha8Rng::seed_from_u64(seed));
+    Ok(Split { train, test })
 }
 
 /// k-fold cross-validation: a shuffled partition into `k` folds (the first `n % k` one item larger, as

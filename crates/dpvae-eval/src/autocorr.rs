@@ -117,30 +117,7 @@ impl AutocorrParams {
         names: &[String],
     ) -> Result<AutocorrTable> {
         self.check()?;
-        let (n, g) = features.shape();
-        if n != weights.n_spots() {
-            return Err(EvalError::shape(
-                "spots in features vs weights",
-                weights.n_spots(),
-                n,
-            ));
-        }
-        if names.len() != g {
-            return Err(EvalError::shape("feature names", g, names.len()));
-        }
-        if n < 4 {
-            return Err(EvalError::input(
-                "features",
-                format!("need at least 4 spots, got {n}"),
-            ));
-        }
-        let s0 = weights.moments().s0;
-        if s0 <= 0.0 {
-            return Err(EvalError::input(
-                "weights",
-                "the graph has no edges (S0 = 0)",
-            ));
-        }
+        let (n, g, s0) = check_inputs(weights, features, names)?;
         let cols = Columns::new(features)?;
         let kernel = Kernel { w: weights, n, s0 };
 
@@ -182,41 +159,13 @@ impl AutocorrParams {
             (nf * nf * m.s1 - nf * m.s2 + 3.0 * s02) / ((nf - 1.0) * (nf + 1.0) * s02) - e_i * e_i;
         let var_c = ((2.0 * m.s1 + m.s2) * (nf - 1.0) - 4.0 * s02) / (2.0 * (nf + 1.0) * s02);
 
-        let make = |value: f64, expected: f64, variance: f64, ge: Option<usize>| {
-            let z = (value - expected) / variance.sqrt();
-            let p_norm = if self.two_sided {
-                two_sided_p(z)
-            } else if z > 0.0 {
-                norm_sf(z)
-            } else {
-                norm_cdf(z)
-            };
-            let p_perm = ge.map(|k| {
-                if value.is_nan() {
-                    f64::NAN
-                } else {
-                    let p = self.n_perms;
-                    (k.min(p - k) + 1) as f64 / (p + 1) as f64
-                }
-            });
-            StatResult {
-                value,
-                expected,
-                variance,
-                z,
-                p_norm: if value.is_nan() { f64::NAN } else { p_norm },
-                fdr_norm: f64::NAN,
-                p_perm,
-                fdr_perm: None,
-            }
-        };
         let mut rows: Vec<AutocorrRow> = observed
             .iter()
             .enumerate()
             .map(|(j, o)| AutocorrRow {
                 feature: names[j].clone(),
-                moran: make(o.moran, e_i, var_i, perm_counts.as_ref().map(|c| c[j].0)),
-                geary: make(o.geary, 1.0, var_c, perm_counts.as_ref().map(|c| c[j].1)),
+                moran: self.stat_result(o.moran, e_i, var_i, perm_counts.as_ref().map(|c| c[j].0)),
+                geary: self.stat_result(o.geary, 1.0, var_c, perm_counts.as_ref().map(|c| c[j].1)),
             })
             .collect();
         fill_fdr(&mut rows, |r| &mut r.moran);
@@ -226,6 +175,43 @@ impl AutocorrParams {
             n_perms: self.n_perms,
             rows,
         })
+    }
+
+    /// One statistic with its normal-approximation z-score and p-value (one- or two-sided as configured) and, when
+    /// permutations ran, the permutation p-value from `ge` (the count of permuted values at or above `value`).
+    fn stat_result(
+        &self,
+        value: f64,
+        expected: f64,
+        variance: f64,
+        ge: Option<usize>,
+    ) -> StatResult {
+        let z = (value - expected) / variance.sqrt();
+        let p_norm = if self.two_sided {
+            two_sided_p(z)
+        } else if z > 0.0 {
+            norm_sf(z)
+        } else {
+            norm_cdf(z)
+        };
+        let p_perm = ge.map(|k| {
+            if value.is_nan() {
+                f64::NAN
+            } else {
+                let p = self.n_perms;
+                (k.min(p - k) + 1) as f64 / (p + 1) as f64
+            }
+        });
+        StatResult {
+            value,
+            expected,
+            variance,
+            z,
+            p_norm: if value.is_nan() { f64::NAN } else { p_norm },
+            fdr_norm: f64::NAN,
+            p_perm,
+            fdr_perm: None,
+        }
     }
 
     /// For each feature, how many permuted I and C are >= the observed ones. Spot labels are permuted (the
@@ -296,6 +282,39 @@ fn fill_fdr(rows: &mut [AutocorrRow], stat: impl Fn(&mut AutocorrRow) -> &mut St
             stat(r).fdr_perm = Some(q);
         }
     }
+}
+
+/// Check that features, names and weights fit together; returns `(n_spots, n_features, S0)`.
+fn check_inputs(
+    weights: &SpatialWeights,
+    features: &Features<'_>,
+    names: &[String],
+) -> Result<(usize, usize, f64)> {
+    let (n, g) = features.shape();
+    if n != weights.n_spots() {
+        return Err(EvalError::shape(
+            "spots in features vs weights",
+            weights.n_spots(),
+            n,
+        ));
+    }
+    if names.len() != g {
+        return Err(EvalError::shape("feature names", g, names.len()));
+    }
+    if n < 4 {
+        return Err(EvalError::input(
+            "features",
+            format!("need at least 4 spots, got {n}"),
+        ));
+    }
+    let s0 = weights.moments().s0;
+    if s0 <= 0.0 {
+        return Err(EvalError::input(
+            "weights",
+            "the graph has no edges (S0 = 0)",
+        ));
+    }
+    Ok((n, g, s0))
 }
 
 /// Permutation `p` of `0..n` from ChaCha8 stream `p` of `seed`.

@@ -7,6 +7,7 @@
 //! (8 bytes per pair, plus 24 bytes per pair transiently for ranking); above `max_spots` spots they run on a seeded
 //! uniform subsample of spots, reported in [`DistanceCorrelation::n_spots_tested`].
 
+use dpvae_core::distance::sq_euclidean_unrolled;
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -276,50 +277,9 @@ pub fn rank_in_place(v: &mut [f64]) {
     }
 }
 
-/// Condensed Euclidean distances (scipy's `pdist` order: (0,1), (0,2), ..., (1,2), ...), `n(n-1)/2` values.
-pub fn condensed_distances(x: ArrayView2<f64>) -> Vec<f64> {
-    let x = x.as_standard_layout();
-    let n = x.nrows();
-    let mut out = vec![0.0; n * n.saturating_sub(1) / 2];
-    let mut rows: Vec<(usize, &mut [f64])> = Vec::with_capacity(n);
-    let mut rest = out.as_mut_slice();
-    for i in 0..n {
-        let (head, tail) = rest.split_at_mut(n - i - 1);
-        rows.push((i, head));
-        rest = tail;
-    }
-    let x = x.view();
-    rows.into_par_iter().for_each(|(i, seg)| {
-        let xi = x.row(i);
-        let xi = xi.as_slice().expect("standard layout");
-        for (k, d) in seg.iter_mut().enumerate() {
-            let xj = x.row(i + 1 + k);
-            *d = sq_euclid(xi, xj.as_slice().expect("standard layout")).sqrt();
-        }
-    });
-    out
-}
-
-/// Squared Euclidean distance with four accumulators, so the loop vectorises.
-#[inline]
-fn sq_euclid(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let ca = a.chunks_exact(4);
-    let cb = b.chunks_exact(4);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            let d = x[k] - y[k];
-            acc[k] += d * d;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (x, y) in ra.iter().zip(rb) {
-        let d = x - y;
-        s += d * d;
-    }
-    s
-}
+/// Condensed Euclidean distances (scipy's `pdist` order: (0,1), (0,2), ..., (1,2), ...), `n(n-1)/2` values; the
+/// one implementation is [`dpvae_core::distance::condensed_distances`].
+pub use dpvae_core::distance::condensed_distances;
 
 /// Centred co-moments of a sample of pairs (count, means, sums of squared deviations and of cross products).
 #[derive(Debug, Clone, Copy, Default)]
@@ -395,8 +355,12 @@ fn streaming_pearson(e: ArrayView2<f64>, s: ArrayView2<f64>) -> (f64, usize) {
                 let si = si.as_slice().expect("standard layout");
                 for k in 0..len {
                     let j = i + 1 + k;
-                    ba[k] = sq_euclid(ei, e.row(j).as_slice().expect("standard layout")).sqrt();
-                    bb[k] = sq_euclid(si, s.row(j).as_slice().expect("standard layout")).sqrt();
+                    ba[k] =
+                        sq_euclidean_unrolled(ei, e.row(j).as_slice().expect("standard layout"))
+                            .sqrt();
+                    bb[k] =
+                        sq_euclidean_unrolled(si, s.row(j).as_slice().expect("standard layout"))
+                            .sqrt();
                 }
                 centred_moments(&ba[..len], &bb[..len])
             },

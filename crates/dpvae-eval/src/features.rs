@@ -6,15 +6,9 @@ use ndarray::ArrayView2;
 
 use crate::error::{EvalError, Result};
 
-/// A borrowed CSR matrix, spots in rows and features in columns (the layout of `dpvae_data::CsrMatrix`).
-#[derive(Debug, Clone, Copy)]
-pub struct CsrView<'a> {
-    pub n_rows: usize,
-    pub n_cols: usize,
-    pub indptr: &'a [usize],
-    pub indices: &'a [u32],
-    pub data: &'a [f32],
-}
+/// A borrowed CSR matrix, spots in rows and features in columns: [`dpvae_core::sparse::CsrView`], the layout of
+/// `dpvae_data::CsrMatrix` (`CsrMatrix::view()` lends one).
+pub use dpvae_core::sparse::CsrView;
 
 /// Features to test, spots in rows.
 #[derive(Debug, Clone, Copy)]
@@ -135,26 +129,15 @@ fn csr_to_csc<'a>(c: CsrView<'_>) -> Result<Columns<'a>> {
             "CSR indptr/indices/data are inconsistent",
         ));
     }
-    let mut count = vec![0usize; c.n_cols + 1];
-    for &j in c.indices {
-        if j as usize >= c.n_cols {
-            return Err(EvalError::input(
-                "features",
-                format!(
-                    "CSR column index {j} out of range for {} features",
-                    c.n_cols
-                ),
-            ));
-        }
-        count[j as usize + 1] += 1;
+    if let Some(&j) = c.indices.iter().find(|&&j| j as usize >= c.n_cols) {
+        return Err(EvalError::input(
+            "features",
+            format!(
+                "CSR column index {j} out of range for {} features",
+                c.n_cols
+            ),
+        ));
     }
-    for j in 0..c.n_cols {
-        count[j + 1] += count[j];
-    }
-    let colptr = count.clone();
-    let mut next = count;
-    let mut rows = vec![0u32; c.data.len()];
-    let mut vals = vec![0.0f64; c.data.len()];
     for i in 0..c.n_rows {
         let (a, b) = (c.indptr[i], c.indptr[i + 1]);
         if b < a {
@@ -163,17 +146,13 @@ fn csr_to_csc<'a>(c: CsrView<'_>) -> Result<Columns<'a>> {
                 format!("CSR indptr decreases at row {i}"),
             ));
         }
-        for p in a..b {
-            let v = c.data[p];
-            if !v.is_finite() {
-                return Err(non_finite(i, c.indices[p] as usize, v as f64));
-            }
-            let j = c.indices[p] as usize;
-            rows[next[j]] = i as u32;
-            vals[next[j]] = v as f64;
-            next[j] += 1;
+        if let Some(p) = (a..b).find(|&p| !c.data[p].is_finite()) {
+            return Err(non_finite(i, c.indices[p] as usize, c.data[p] as f64));
         }
     }
+    let (colptr, rows, vals) =
+        dpvae_core::sparse::transpose(c.n_rows, c.n_cols, c.indptr, c.indices, c.data);
+    let vals = vals.into_iter().map(f64::from).collect();
     Ok(Columns::Csc {
         n_rows: c.n_rows,
         colptr,

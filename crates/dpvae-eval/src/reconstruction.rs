@@ -4,6 +4,8 @@
 //! The alignment is a trait so this crate stays independent of dpvae-geometry: the CLI implements [`Aligner`]
 //! for the geometry crate's Procrustes.
 
+use dpvae_core::distance::euclidean_rows;
+use dpvae_core::stats::{median, quantile_linear_sorted};
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::{EvalError, Result};
@@ -36,7 +38,8 @@ impl Aligner for Identity {
     }
 }
 
-/// Summary of per-spot errors. Percentiles interpolate linearly between order statistics (numpy's default).
+/// Summary of per-spot errors. Percentiles interpolate linearly between order statistics, bit for bit as numpy's
+/// default `np.quantile(method="linear")` ([`dpvae_core::stats::quantile_linear_sorted`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ErrorSummary {
     pub mean: f64,
@@ -61,19 +64,12 @@ impl ErrorSummary {
         s.sort_unstable_by(f64::total_cmp);
         Ok(ErrorSummary {
             mean: errors.iter().sum::<f64>() / n,
-            median: percentile_sorted(&s, 50.0),
-            p90: percentile_sorted(&s, 90.0),
+            median: quantile_linear_sorted(&s, 0.5),
+            p90: quantile_linear_sorted(&s, 0.9),
             max: s[s.len() - 1],
             rmse: (errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt(),
         })
     }
-}
-
-fn percentile_sorted(s: &[f64], q: f64) -> f64 {
-    let pos = q / 100.0 * (s.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
 }
 
 /// Per-spot reconstruction errors and their summary.
@@ -130,13 +126,7 @@ pub fn reconstruction_error<A: Aligner>(
     let per_spot: Vec<f64> = truth
         .outer_iter()
         .zip(aligned.outer_iter())
-        .map(|(t, a)| {
-            t.iter()
-                .zip(a)
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f64>()
-                .sqrt()
-        })
+        .map(|(t, a)| euclidean_rows(t, a))
         .collect();
     let summary = ErrorSummary::from_errors(&per_spot)?;
     let spacing = nearest_spacing(truth)?;
@@ -153,15 +143,10 @@ fn nearest_spacing(truth: ArrayView2<f64>) -> Result<f64> {
     let mut d: Vec<f64> = (0..truth.nrows())
         .map(|i| {
             let j = w.row(i).0[0] as usize;
-            let (a, b) = (truth.row(i), truth.row(j));
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f64>()
-                .sqrt()
+            euclidean_rows(truth.row(i), truth.row(j))
         })
         .collect();
-    Ok(crate::weights::median(&mut d))
+    Ok(median(&mut d))
 }
 
 #[cfg(test)]

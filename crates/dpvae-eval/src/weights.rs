@@ -9,10 +9,10 @@
 //! * Row normalisation divides each row by its sum (rows without neighbours stay zero), like
 //!   `sklearn.preprocessing.normalize(norm='l1')` in `squidpy.gr.spatial_autocorr(transformation=True)`.
 
-use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use dpvae_core::knn::{KdIndex, KnnError};
+use dpvae_core::stats::median;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
-use std::num::NonZeroUsize;
 
 use crate::error::{EvalError, Result};
 
@@ -372,101 +372,33 @@ impl SpatialWeights {
     }
 }
 
-fn sq_dist<const K: usize>(a: &[f64; K], b: &[f64; K]) -> f64 {
-    // Summed in dimension order, as numpy and sklearn do, so near-ties resolve identically.
-    let mut d = 0.0;
-    for (x, y) in a.iter().zip(b) {
-        let t = x - y;
-        d += t * t;
-    }
-    d
-}
-
-/// The `k` nearest other spots of `i` as `(index, squared distance)`, sorted by (distance, index).
-fn knn_of<const K: usize>(
-    tree: &ImmutableKdTree<f64, K>,
-    pts: &[[f64; K]],
-    i: usize,
-    k: usize,
-) -> Vec<(u32, f64)> {
-    let k = k.min(pts.len() - 1);
-    let q = NonZeroUsize::new(k + 1).expect("k + 1 > 0");
-    let found = tree
-        .query(&pts[i])
-        .nearest_n::<SquaredEuclidean<f64>>(q)
-        .execute();
-    let mut cand: Vec<(u32, f64)> = found
-        .iter()
-        .filter(|r| r.item as usize != i)
-        .map(|r| (r.item, sq_dist(&pts[i], &pts[r.item as usize])))
-        .collect();
-    cand.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    cand.truncate(k);
-    let Some(&(_, dk)) = cand.last() else {
-        return cand;
-    };
-    // Exact ties at the k-th distance may have been cut by the tree in arbitrary order: collect every spot at
-    // distance <= d_k (with a hair of slack for the tree's own rounding) and re-select by (distance, index).
-    let all = tree
-        .query(&pts[i])
-        .within::<SquaredEuclidean<f64>>(dk * (1.0 + 1e-12) + f64::MIN_POSITIVE)
-        .execute();
-    if all.len() > k + 1 {
-        cand = all
-            .iter()
-            .filter(|r| r.item as usize != i)
-            .map(|r| (r.item, sq_dist(&pts[i], &pts[r.item as usize])))
-            .filter(|&(_, d)| d <= dk)
-            .collect();
-        cand.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        cand.truncate(k);
-    }
-    cand
-}
-
 fn neighbour_rows<const K: usize>(
     coords: ArrayView2<f64>,
     graph: Graph,
 ) -> Result<Vec<Vec<(u32, f64)>>> {
     let n = coords.nrows();
-    if n > u32::MAX as usize {
-        return Err(EvalError::input("coordinates", "more than 2^32 spots"));
-    }
-    let pts: Vec<[f64; K]> = coords
-        .outer_iter()
-        .map(|r| std::array::from_fn(|k| r[k]))
-        .collect();
-    let tree: ImmutableKdTree<f64, K> = ImmutableKdTree::new_from_slice(&pts)
-        .map_err(|e| EvalError::input("coordinates", format!("kd-tree construction: {e:?}")))?;
+    let tree = KdIndex::<K>::new(coords).map_err(|e| match e {
+        KnnError::TooMany => EvalError::input("coordinates", "more than 2^32 spots"),
+        e => EvalError::input("coordinates", e.to_string()),
+    })?;
     let rows: Vec<Vec<(u32, f64)>> = match graph {
         Graph::Knn { k } => (0..n)
             .into_par_iter()
-            .map(|i| {
-                knn_of(&tree, &pts, i, k)
-                    .into_iter()
-                    .map(|(j, _)| (j, 1.0))
-                    .collect()
-            })
+            .map(|i| tree.knn(i, k).into_iter().map(|(j, _)| (j, 1.0)).collect())
             .collect(),
         Graph::Radius { radius } => (0..n)
             .into_par_iter()
             .map(|i| {
-                let r2 = radius * radius;
-                tree.query(&pts[i])
-                    .within::<SquaredEuclidean<f64>>(r2 * (1.0 + 1e-12))
-                    .execute()
-                    .iter()
-                    .filter(|r| {
-                        r.item as usize != i && sq_dist(&pts[i], &pts[r.item as usize]) <= r2
-                    })
-                    .map(|r| (r.item, 1.0))
+                tree.within(i, radius * radius)
+                    .into_iter()
+                    .map(|j| (j, 1.0))
                     .collect()
             })
             .collect(),
         Graph::Grid { n_neighs } => {
             let knn: Vec<Vec<(u32, f64)>> = (0..n)
                 .into_par_iter()
-                .map(|i| knn_of(&tree, &pts, i, n_neighs))
+                .map(|i| tree.knn(i, n_neighs))
                 .collect();
             let mut dists: Vec<f64> = knn.iter().flatten().map(|&(_, d2)| d2.sqrt()).collect();
             let cutoff = median(&mut dists) * 1.3;
@@ -481,20 +413,6 @@ fn neighbour_rows<const K: usize>(
         }
     };
     Ok(rows)
-}
-
-/// Median as numpy computes it (mean of the two middle values for even length); NaN for empty input.
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_unstable_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
 }
 
 #[cfg(test)]

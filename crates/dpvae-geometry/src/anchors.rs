@@ -6,6 +6,7 @@
 //! (least squares `delta_ab ~ lambda ||s_a - s_b||`) unless it is given, then solve in latent units with the
 //! anchors scaled by `lambda`, and divide the result by `lambda`.
 
+use dpvae_core::distance::euclidean_rows;
 use ndarray::{Array2, ArrayView2};
 use tracing::warn;
 
@@ -323,17 +324,7 @@ impl ImputeParams {
         let delta = delta.as_slice().expect("standard");
 
         let lambda = self.latent_scale(delta, n, anchors)?;
-        let frame = if anchors.determines_frame() {
-            Frame::Anchors
-        } else {
-            warn!(
-                n_anchors = anchors.len(),
-                "fewer than 3 anchors in general position: imputed coordinates are only defined up to \
-                 rotation/reflection/translation{}",
-                if anchors.len() < 2 { " and scale" } else { "" }
-            );
-            Frame::UpToSimilarity
-        };
+        let frame = frame_of(anchors);
         // Work in latent units: anchors scaled by lambda.
         let target = &anchors.coords * lambda;
         let mut x = classical_mds_unchecked(delta, n, p, self.seed).embedding;
@@ -360,28 +351,7 @@ impl ImputeParams {
                 )
             }
             (AnchorMode::Penalty { gamma }, kind) => {
-                let mean_delta = delta.iter().sum::<f64>() / ((n * n - n) as f64);
-                let loss = match kind {
-                    StressKind::Squared => PairLossKind::Squared,
-                    StressKind::L1 => PairLossKind::SmoothAbs {
-                        mu: self.l1.final_smoothing() * mean_delta,
-                    },
-                };
-                // gamma is per unit of spatial distance; in latent units the same objective (times lambda^2)
-                // has gamma * lambda.
-                let penalty = AnchorPenalty {
-                    indices: anchors.indices.clone(),
-                    coords: target.as_standard_layout().iter().copied().collect(),
-                    gamma: gamma * lambda,
-                    mu: self.penalty_smoothing * mean_delta,
-                };
-                let obj = PairObjective::new(delta, None, p, loss, None, Some(penalty));
-                let x0 = x.as_standard_layout().iter().copied().collect();
-                let (y, _c, it) = minimise_lbfgs(obj, x0, self.max_iter as u64)?;
-                (
-                    Array2::from_shape_vec((n, p), y).expect("n x p"),
-                    it as usize,
-                )
+                self.fit_penalty(delta, x, anchors, &target, gamma * lambda, kind)?
             }
         };
         let xs = x.as_standard_layout().into_owned();
@@ -410,6 +380,41 @@ impl ImputeParams {
         })
     }
 
+    /// The soft-anchor path: minimise the (squared or smoothed L1) stress plus the anchor penalty with L-BFGS from
+    /// `x`, in latent units. `gamma_latent` is the user's gamma (per unit of spatial distance) times lambda: in latent
+    /// units the same objective (times lambda^2) has gamma * lambda.
+    fn fit_penalty(
+        &self,
+        delta: &[f64],
+        x: Array2<f64>,
+        anchors: &Anchors,
+        target: &Array2<f64>,
+        gamma_latent: f64,
+        kind: StressKind,
+    ) -> Result<(Array2<f64>, usize)> {
+        let (n, p) = x.dim();
+        let mean_delta = delta.iter().sum::<f64>() / ((n * n - n) as f64);
+        let loss = match kind {
+            StressKind::Squared => PairLossKind::Squared,
+            StressKind::L1 => PairLossKind::SmoothAbs {
+                mu: self.l1.final_smoothing() * mean_delta,
+            },
+        };
+        let penalty = AnchorPenalty {
+            indices: anchors.indices.clone(),
+            coords: target.as_standard_layout().iter().copied().collect(),
+            gamma: gamma_latent,
+            mu: self.penalty_smoothing * mean_delta,
+        };
+        let obj = PairObjective::new(delta, None, p, loss, None, Some(penalty));
+        let x0 = x.as_standard_layout().iter().copied().collect();
+        let (y, _c, it) = minimise_lbfgs(obj, x0, self.max_iter as u64)?;
+        Ok((
+            Array2::from_shape_vec((n, p), y).expect("n x p"),
+            it as usize,
+        ))
+    }
+
     fn latent_scale(&self, delta: &[f64], n: usize, anchors: &Anchors) -> Result<f64> {
         match self.scale {
             LatentScale::Fixed(l) => Ok(l),
@@ -418,14 +423,7 @@ impl ImputeParams {
                 let idx = anchors.indices();
                 for a in 0..idx.len() {
                     for b in (a + 1)..idx.len() {
-                        let d = anchors
-                            .coords
-                            .row(a)
-                            .iter()
-                            .zip(anchors.coords.row(b).iter())
-                            .map(|(u, v)| (u - v) * (u - v))
-                            .sum::<f64>()
-                            .sqrt();
+                        let d = euclidean_rows(anchors.coords.row(a), anchors.coords.row(b));
                         num += delta[idx[a] * n + idx[b]] * d;
                         den += d * d;
                     }
@@ -473,4 +471,19 @@ fn l1_of(delta: &[f64], x: &Array2<f64>) -> f64 {
         &crate::kernel::AbsLoss,
     )
     .loss
+}
+/// The frame the anchors fix: all of it for 3+ anchors in general position, otherwise only up to a similarity
+/// (warned about, since the imputed coordinates are then not comparable with the anchors' frame).
+fn frame_of(anchors: &Anchors) -> Frame {
+    if anchors.determines_frame() {
+        Frame::Anchors
+    } else {
+        warn!(
+            n_anchors = anchors.len(),
+            "fewer than 3 anchors in general position: imputed coordinates are only defined up to \
+             rotation/reflection/translation{}",
+            if anchors.len() < 2 { " and scale" } else { "" }
+        );
+        Frame::UpToSimilarity
+    }
 }

@@ -1,10 +1,9 @@
 //! Pairwise Euclidean distances and the stress measures reported by every solver.
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 use crate::error::{GeometryError, Result};
-use crate::kernel::{AbsLoss, GuttmanLoss, pair_pass, row_distance};
+use crate::kernel::{AbsLoss, GuttmanLoss, pair_pass};
 use crate::validate;
 
 /// Bytes needed by an `n x n` matrix of `f64`.
@@ -15,22 +14,7 @@ pub fn dense_matrix_bytes(n: usize) -> u64 {
 /// The `n x n` matrix of Euclidean distances between the rows of `points`.
 pub fn pairwise_distances(points: ArrayView2<f64>) -> Result<Array2<f64>> {
     validate::points("points", &points, 1)?;
-    let x = points.as_standard_layout();
-    let x = x.as_slice().expect("standard layout");
-    let (n, k) = points.dim();
-    let mut out = vec![0.0; n * n];
-    out.par_chunks_mut(n.max(1))
-        .enumerate()
-        .for_each(|(i, row)| {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = if i == j {
-                    0.0
-                } else {
-                    row_distance(x, k, i, j)
-                };
-            }
-        });
-    Ok(Array2::from_shape_vec((n, n), out).expect("n x n"))
+    Ok(dpvae_core::distance::pairwise_distances(points))
 }
 
 /// Stress of an embedding against dissimilarities.

@@ -196,14 +196,6 @@ pub(crate) fn laplacian_matvec(
         });
 }
 
-/// Euclidean distance between rows `i` and `j` of a row-major `n x k` matrix.
-#[inline(always)]
-pub(crate) fn row_distance(x: &[f64], k: usize, i: usize, j: usize) -> f64 {
-    let (a, b) = (&x[i * k..(i + 1) * k], &x[j * k..(j + 1) * k]);
-    let mut s = 0.0;
-    for t in 0..k {
-        let d = a[t] - b[t];
-        s += d * d;
-    }
-    s.sqrt()
-}
+/// Euclidean distance between rows `i` and `j` of a row-major `n x k` matrix (the one implementation is
+/// [`dpvae_core::distance::row_distance`]).
+pub(crate) use dpvae_core::distance::row_distance;

@@ -1,10 +1,14 @@
-//! One entry point from a latent matrix to coordinates: the lead's `dpvae reconstruct` calls
-//! `ReconstructParams::new(method)...check()?.run(latent.view())`.
+//! One entry point from a latent matrix to coordinates: `ReconstructParams::new(method)` with optional settings
+//! and anchors, then `.check()?.run(latent.view())` (the CLI's `dpvae reconstruct` and the placement of query
+//! spots both call it this way).
 //!
-//! Path selection: `Direct` returns a 2-D latent as it is. Otherwise the dense path (n x n distance
-//! matrix, SMACOF / L1 / anchored imputation) is used while `8 n^2` bytes fit in the memory budget, and the
-//! landmark path above it.
+//! Path selection: `Direct` uses a latent of exactly `n_components` dimensions as the coordinates, rotated,
+//! scaled and translated onto the anchors by Procrustes when 3+ anchors in general position are given (hard
+//! anchors then returned exactly), as it is otherwise. `Smacof` and `L1` use the dense path (n x n distance
+//! matrix; SMACOF, L1 refinement, or anchored imputation when anchors are given) while `8 n^2` bytes fit in the
+//! memory budget, and the landmark path (landmark MDS, sampled-pair refinement, anchors placed rigidly) above it.
 
+use dpvae_core::distance::euclidean_rows;
 use ndarray::{Array2, ArrayView2};
 use tracing::{info, warn};
 
@@ -374,14 +378,8 @@ fn anchor_scale_from_latent(latent: &ArrayView2<f64>, a: &Anchors) -> f64 {
     let idx = a.indices();
     for r in 0..idx.len() {
         for s in (r + 1)..idx.len() {
-            let dz = (&latent.row(idx[r]) - &latent.row(idx[s]))
-                .mapv(|v| v * v)
-                .sum()
-                .sqrt();
-            let ds = (&a.coords().row(r) - &a.coords().row(s))
-                .mapv(|v| v * v)
-                .sum()
-                .sqrt();
+            let dz = euclidean_rows(latent.row(idx[r]), latent.row(idx[s]));
+            let ds = euclidean_rows(a.coords().row(r), a.coords().row(s));
             num += dz * ds;
             den += ds * ds;
         }

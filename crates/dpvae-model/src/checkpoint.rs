@@ -202,6 +202,7 @@ impl SavedModel {
                 std::fs::rename(dir, &old).map_err(|e| ModelError::io(dir, e))?;
             }
             std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
+            dpvae_core::atomic::sync_parent_dir(dir);
             if old.exists() {
                 std::fs::remove_dir_all(&old).map_err(|e| ModelError::io(&old, e))?;
             }
@@ -299,8 +300,10 @@ fn is_replaceable(dir: &Path) -> bool {
             || std::fs::read_dir(dir).is_ok_and(|mut it| it.next().is_none()))
 }
 
+/// Each member file is fsynced before the directory is renamed into place, so a completed rename never exposes
+/// files whose content is still only in the page cache.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| ModelError::io(path, e))
+    crate::fsutil::write_synced(path, bytes)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {

@@ -206,3 +206,23 @@ fn surrogate_gives_the_autodiff_parameter_gradients() {
         "log lambda: {lr} vs {ls}"
     );
 }
+
+/// The f32 SIMD kernel (kept in the model, it is the training hot loop) equals the geometry crate's L1 stress:
+/// `L_DP = 2 / n^2 * sum_{i<j} | ||z_i - z_j|| - lambda ||s_i - s_j|| |` with every pair kept.
+#[test]
+fn kernel_equals_the_geometry_l1_stress() {
+    let (n, d, c) = (57, 3, 2);
+    let z = random(n, d, 2.0, 11);
+    let s = random(n, c, 5.0, 12);
+    let lambda = 0.7_f32;
+    let got = dp_loss_grad(&z, d, &s, c, lambda, BatchMask::All).loss;
+    let z64 = ndarray::Array2::from_shape_fn((n, d), |(i, k)| f64::from(z[i * d + k]));
+    let s64 = ndarray::Array2::from_shape_fn((n, c), |(i, k)| f64::from(s[i * c + k]));
+    let delta = dpvae_geometry::pairwise_distances(s64.view()).unwrap() * f64::from(lambda);
+    let stress = dpvae_geometry::l1_stress(z64.view(), delta.view(), None).unwrap();
+    let want = 2.0 * stress / (n * n) as f64;
+    assert!(
+        (got - want).abs() <= 1e-5 * want,
+        "kernel {got} vs geometry {want}"
+    );
+}

@@ -285,9 +285,9 @@ impl Fetcher {
             url: remote.url.clone(),
             problem,
         };
-        let tmp = temp_sibling(dest);
         tracing::info!(url = %remote.url, bytes = remote.bytes, "downloading");
-        let result = (|| -> Result<()> {
+        // Streamed into a temporary sibling that is fsynced and renamed over `dest` only once size and md5 match.
+        crate::atomic::write_atomic(dest, |file| {
             let agent = ureq::AgentBuilder::new()
                 .timeout_connect(self.timeout)
                 .timeout_read(self.timeout)
@@ -297,7 +297,6 @@ impl Fetcher {
                 .call()
                 .map_err(|e| fail(e.to_string()))?;
             let mut reader = response.into_reader().take(remote.bytes + 1);
-            let mut file = fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
             let mut hasher = Md5::new();
             let mut total = 0u64;
             let mut buf = vec![0u8; 1 << 16];
@@ -313,7 +312,7 @@ impl Fetcher {
                 }
                 hasher.update(&buf[..n]);
                 file.write_all(&buf[..n])
-                    .map_err(|e| DataError::io(&tmp, e))?;
+                    .map_err(|e| DataError::io(dest, e))?;
                 total += n as u64;
             }
             if total != remote.bytes {
@@ -329,13 +328,8 @@ impl Fetcher {
                     remote.md5
                 )));
             }
-            file.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-            fs::rename(&tmp, dest).map_err(|e| DataError::io(dest, e))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+            Ok(())
+        })
     }
 }
 

@@ -18,30 +18,7 @@ pub fn read_mtx_dir(dir: &Path) -> Result<SpatialData> {
 /// Read a MatrixMarket folder; `opts.coords` names the coordinate table, `opts.feature_types` filters features
 /// when the features file has a type column.
 pub fn read_mtx_dir_with(dir: &Path, opts: &ReadOptions) -> Result<SpatialData> {
-    let find = |names: &[&str]| names.iter().map(|n| dir.join(n)).find(|p| p.exists());
-    let mtx_path = find(&["matrix.mtx.gz", "matrix.mtx"]).ok_or_else(|| {
-        DataError::missing(
-            dir,
-            "matrix.mtx(.gz)",
-            "a 10x MatrixMarket folder holds the count matrix",
-        )
-    })?;
-    let feat_path = find(&[
-        "features.tsv.gz",
-        "features.tsv",
-        "genes.tsv.gz",
-        "genes.tsv",
-    ])
-    .ok_or_else(|| {
-        DataError::missing(
-            dir,
-            "features.tsv(.gz)",
-            "gene names (features.tsv or genes.tsv)",
-        )
-    })?;
-    let bc_path = find(&["barcodes.tsv.gz", "barcodes.tsv"])
-        .ok_or_else(|| DataError::missing(dir, "barcodes.tsv(.gz)", "spot barcodes"))?;
-
+    let (mtx_path, feat_path, bc_path) = find_mtx_files(dir)?;
     let (n_genes, n_spots, genes_by_spots, dtype) = read_matrix_market(&mtx_path)?;
     let features = read_lines(&feat_path)?;
     let barcodes: Vec<String> = read_lines(&bc_path)?
@@ -68,19 +45,7 @@ pub fn read_mtx_dir_with(dir: &Path, opts: &ReadOptions) -> Result<SpatialData> 
             ),
         ));
     }
-    let fields: Vec<Vec<&str>> = features.iter().map(|l| l.split('\t').collect()).collect();
-    let (ids, names, types): (Vec<String>, Vec<String>, Vec<String>) = {
-        let mut ids = Vec::with_capacity(n_genes);
-        let mut names = Vec::with_capacity(n_genes);
-        let mut types = Vec::with_capacity(n_genes);
-        for f in &fields {
-            ids.push(f[0].to_string());
-            names.push(f.get(1).copied().unwrap_or(f[0]).to_string());
-            types.push(f.get(2).copied().unwrap_or("Gene Expression").to_string());
-        }
-        (ids, names, types)
-    };
-    let has_ids = fields.iter().any(|f| f.len() >= 2);
+    let (ids, names, types, has_ids) = parse_features(&features);
     let keep: Vec<usize> = (0..n_genes)
         .filter(|&j| opts.feature_types.keeps(&types[j]))
         .collect();
@@ -110,6 +75,65 @@ pub fn read_mtx_dir_with(dir: &Path, opts: &ReadOptions) -> Result<SpatialData> 
         x_dtype: dtype,
     });
 
+    let data = attach_coords_for_dir(data, dir, opts)?;
+    data.validate().map_err(|e| e.in_file(dir))?;
+    Ok(data)
+}
+
+/// The matrix, features and barcodes files of a 10x MatrixMarket folder (gzipped or not).
+fn find_mtx_files(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let find = |names: &[&str]| names.iter().map(|n| dir.join(n)).find(|p| p.exists());
+    let mtx_path = find(&["matrix.mtx.gz", "matrix.mtx"]).ok_or_else(|| {
+        DataError::missing(
+            dir,
+            "matrix.mtx(.gz)",
+            "a 10x MatrixMarket folder holds the count matrix",
+        )
+    })?;
+    let feat_path = find(&[
+        "features.tsv.gz",
+        "features.tsv",
+        "genes.tsv.gz",
+        "genes.tsv",
+    ])
+    .ok_or_else(|| {
+        DataError::missing(
+            dir,
+            "features.tsv(.gz)",
+            "gene names (features.tsv or genes.tsv)",
+        )
+    })?;
+    let bc_path = find(&["barcodes.tsv.gz", "barcodes.tsv"])
+        .ok_or_else(|| DataError::missing(dir, "barcodes.tsv(.gz)", "spot barcodes"))?;
+    Ok((mtx_path, feat_path, bc_path))
+}
+
+/// Gene ids, names and feature types from the rows of `features.tsv` (name and type default to the id and
+/// "Gene Expression" for the one-column `genes.tsv`), and whether any row has a second column.
+fn parse_features(features: &[String]) -> (Vec<String>, Vec<String>, Vec<String>, bool) {
+    let fields: Vec<Vec<&str>> = features.iter().map(|l| l.split('\t').collect()).collect();
+    let (ids, names, types) = {
+        let mut ids = Vec::with_capacity(features.len());
+        let mut names = Vec::with_capacity(features.len());
+        let mut types = Vec::with_capacity(features.len());
+        for f in &fields {
+            ids.push(f[0].to_string());
+            names.push(f.get(1).copied().unwrap_or(f[0]).to_string());
+            types.push(f.get(2).copied().unwrap_or("Gene Expression").to_string());
+        }
+        (ids, names, types)
+    };
+    let has_ids = fields.iter().any(|f| f.len() >= 2);
+    (ids, names, types, has_ids)
+}
+
+/// Attach coordinates: the table named in the options, or one discovered in the folder (a Space Ranger
+/// `tissue_positions` file is read with its own reader); finding none is not an error.
+fn attach_coords_for_dir(
+    mut data: SpatialData,
+    dir: &Path,
+    opts: &ReadOptions,
+) -> Result<SpatialData> {
     let coords = opts.coords.clone().or_else(|| discover_coords(dir));
     match coords {
         Some(table_path) => {
@@ -133,7 +157,6 @@ pub fn read_mtx_dir_with(dir: &Path, opts: &ReadOptions) -> Result<SpatialData> 
             tracing::info!(dir = %dir.display(), "no coordinate table found; the dataset has no coordinates")
         }
     }
-    data.validate().map_err(|e| e.in_file(dir))?;
     Ok(data)
 }
 
@@ -171,36 +194,7 @@ pub fn read_matrix_market(path: &Path) -> Result<(usize, usize, CsrMatrix, Strin
         |line: usize, problem: String| DataError::invalid(path, format!("line {line}"), problem);
     let mut lines = bytes.split(|&b| b == b'\n').enumerate();
     let (_, header) = lines.next().ok_or_else(|| bad(1, "file is empty".into()))?;
-    let header = String::from_utf8_lossy(header).to_ascii_lowercase();
-    let words: Vec<&str> = header.split_whitespace().collect();
-    if words.len() < 5 || words[0] != "%%matrixmarket" || words[1] != "matrix" {
-        return Err(bad(
-            1,
-            format!("is not a MatrixMarket header: '{}'", header.trim()),
-        ));
-    }
-    if words[2] != "coordinate" {
-        return Err(bad(
-            1,
-            format!(
-                "'{}' storage is not supported; 10x writes 'coordinate'",
-                words[2]
-            ),
-        ));
-    }
-    let field = words[3].to_string();
-    if !["real", "integer", "pattern", "double"].contains(&field.as_str()) {
-        return Err(bad(
-            1,
-            format!("field '{field}' is not supported (real, integer or pattern)"),
-        ));
-    }
-    if words[4] != "general" {
-        return Err(bad(
-            1,
-            format!("symmetry '{}' is not supported (general only)", words[4]),
-        ));
-    }
+    let field = parse_header(header, &bad)?;
     let mut size: Option<(usize, usize, usize)> = None;
     let mut row_idx: Vec<u32> = Vec::new();
     let mut col_idx: Vec<u32> = Vec::new();
@@ -245,24 +239,7 @@ pub fn read_matrix_market(path: &Path) -> Result<(usize, usize, CsrMatrix, Strin
                         ),
                     ));
                 }
-                let v = if field == "pattern" {
-                    1.0
-                } else {
-                    let t = t3.ok_or_else(|| bad(line_no, "missing value".into()))?;
-                    let v: f32 = std::str::from_utf8(t)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or_else(|| {
-                            bad(
-                                line_no,
-                                format!("bad value '{}'", String::from_utf8_lossy(t)),
-                            )
-                        })?;
-                    if !v.is_finite() {
-                        return Err(bad(line_no, format!("value {v} is not finite")));
-                    }
-                    v
-                };
+                let v = parse_value(t3, &field, line_no, &bad)?;
                 row_idx.push((i - 1) as u32);
                 col_idx.push((j - 1) as u32);
                 vals.push(v);
@@ -283,6 +260,67 @@ pub fn read_matrix_market(path: &Path) -> Result<(usize, usize, CsrMatrix, Strin
     let csr = coo_to_csr(n_rows, n_cols, &row_idx, &col_idx, &vals).map_err(|e| e.in_file(path))?;
     let dtype = if field == "integer" { "int" } else { "float" };
     Ok((n_rows, n_cols, csr, dtype.to_string()))
+}
+
+/// The value field of a MatrixMarket `coordinate general` header line (`real`, `integer`, `pattern` or `double`).
+fn parse_header(header: &[u8], bad: &impl Fn(usize, String) -> DataError) -> Result<String> {
+    let header = String::from_utf8_lossy(header).to_ascii_lowercase();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    if words.len() < 5 || words[0] != "%%matrixmarket" || words[1] != "matrix" {
+        return Err(bad(
+            1,
+            format!("is not a MatrixMarket header: '{}'", header.trim()),
+        ));
+    }
+    if words[2] != "coordinate" {
+        return Err(bad(
+            1,
+            format!(
+                "'{}' storage is not supported; 10x writes 'coordinate'",
+                words[2]
+            ),
+        ));
+    }
+    let field = words[3].to_string();
+    if !["real", "integer", "pattern", "double"].contains(&field.as_str()) {
+        return Err(bad(
+            1,
+            format!("field '{field}' is not supported (real, integer or pattern)"),
+        ));
+    }
+    if words[4] != "general" {
+        return Err(bad(
+            1,
+            format!("symmetry '{}' is not supported (general only)", words[4]),
+        ));
+    }
+    Ok(field)
+}
+
+/// The value of one entry: 1 for a pattern matrix, else the third token, which must be a finite number.
+fn parse_value(
+    t3: Option<&[u8]>,
+    field: &str,
+    line_no: usize,
+    bad: &impl Fn(usize, String) -> DataError,
+) -> Result<f32> {
+    if field == "pattern" {
+        return Ok(1.0);
+    }
+    let t = t3.ok_or_else(|| bad(line_no, "missing value".into()))?;
+    let v: f32 = std::str::from_utf8(t)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            bad(
+                line_no,
+                format!("bad value '{}'", String::from_utf8_lossy(t)),
+            )
+        })?;
+    if !v.is_finite() {
+        return Err(bad(line_no, format!("value {v} is not finite")));
+    }
+    Ok(v)
 }
 
 /// Counting sort by row, then sort and merge duplicates within each row.

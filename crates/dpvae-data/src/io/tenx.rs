@@ -48,48 +48,9 @@ fn read_from(h5: &H5, filter: &FeatureFilter) -> Result<SpatialData> {
             "not a 10x feature-barcode HDF5 file (Cell Ranger v3+ layout has a 'matrix' group); Cell Ranger 2 files with per-genome groups are not supported",
         ));
     }
-    let shape_ds = h5.dataset("matrix/shape")?;
-    let shape = h5.read_index(&shape_ds, "matrix/shape")?;
-    let &[n_features, n_barcodes] = shape.as_slice() else {
-        return Err(h5.invalid(
-            "matrix/shape",
-            format!("has {} entries, expected 2", shape.len()),
-        ));
-    };
-    if n_features > u32::MAX as usize || n_barcodes > u32::MAX as usize {
-        return Err(h5.invalid("matrix/shape", format!("{shape:?} is out of range")));
-    }
-    let data_ds = h5.dataset("matrix/data")?;
-    let dtype = numpy_name(&h5.dtype(&data_ds, "matrix/data")?);
-    let values = h5.read_f32(&data_ds, "matrix/data")?;
-    let indices = h5.read_indices_u32(&h5.dataset("matrix/indices")?, "matrix/indices")?;
-    let indptr = h5.read_index(&h5.dataset("matrix/indptr")?, "matrix/indptr")?;
-    let csr =
-        CsrMatrix::new(n_barcodes, n_features, indptr, indices, values).map_err(|e| match e {
-            DataError::Data { object, problem } => h5.invalid(
-                &format!("matrix/{object}"),
-                format!("{problem} (barcode-compressed layout)"),
-            ),
-            other => other,
-        })?;
-
+    let (csr, n_features, n_barcodes, dtype) = read_counts(h5)?;
     let barcodes = h5.strings_at("matrix/barcodes")?;
-    let (names, ids, types) = if h5.kind("matrix/features")? == Kind::Group {
-        let names = h5.strings_at("matrix/features/name")?;
-        let ids = h5.strings_at("matrix/features/id")?;
-        let types = if h5.kind("matrix/features/feature_type")? == Kind::Dataset {
-            h5.strings_at("matrix/features/feature_type")?
-        } else {
-            vec!["Gene Expression".to_string(); names.len()]
-        };
-        (names, ids, types)
-    } else {
-        // Cell Ranger 2 kept genes/gene_names directly under the genome group; some tools copy that into matrix/.
-        let names = h5.strings_at("matrix/gene_names")?;
-        let ids = h5.strings_at("matrix/genes")?;
-        let types = vec!["Gene Expression".to_string(); names.len()];
-        (names, ids, types)
-    };
+    let (names, ids, types) = read_features(h5)?;
     for (object, len) in [
         ("matrix/barcodes", barcodes.len()),
         ("matrix/features/name", names.len()),
@@ -150,4 +111,55 @@ fn read_from(h5: &H5, filter: &FeatureFilter) -> Result<SpatialData> {
         x_dtype: dtype,
     });
     Ok(data)
+}
+
+/// The barcode-compressed count matrix under `matrix/` as spots x features CSR, with the shape and numpy dtype.
+fn read_counts(h5: &H5) -> Result<(CsrMatrix, usize, usize, String)> {
+    let shape_ds = h5.dataset("matrix/shape")?;
+    let shape = h5.read_index(&shape_ds, "matrix/shape")?;
+    let &[n_features, n_barcodes] = shape.as_slice() else {
+        return Err(h5.invalid(
+            "matrix/shape",
+            format!("has {} entries, expected 2", shape.len()),
+        ));
+    };
+    if n_features > u32::MAX as usize || n_barcodes > u32::MAX as usize {
+        return Err(h5.invalid("matrix/shape", format!("{shape:?} is out of range")));
+    }
+    let data_ds = h5.dataset("matrix/data")?;
+    let dtype = numpy_name(&h5.dtype(&data_ds, "matrix/data")?);
+    let values = h5.read_f32(&data_ds, "matrix/data")?;
+    let indices = h5.read_indices_u32(&h5.dataset("matrix/indices")?, "matrix/indices")?;
+    let indptr = h5.read_index(&h5.dataset("matrix/indptr")?, "matrix/indptr")?;
+    let csr =
+        CsrMatrix::new(n_barcodes, n_features, indptr, indices, values).map_err(|e| match e {
+            DataError::Data { object, problem } => h5.invalid(
+                &format!("matrix/{object}"),
+                format!("{problem} (barcode-compressed layout)"),
+            ),
+            other => other,
+        })?;
+    Ok((csr, n_features, n_barcodes, dtype))
+}
+
+/// Feature names, ids and types: Cell Ranger 3+'s `matrix/features` group, or the Cell Ranger 2 datasets copied
+/// under `matrix/` (all "Gene Expression").
+fn read_features(h5: &H5) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+    let features = if h5.kind("matrix/features")? == Kind::Group {
+        let names = h5.strings_at("matrix/features/name")?;
+        let ids = h5.strings_at("matrix/features/id")?;
+        let types = if h5.kind("matrix/features/feature_type")? == Kind::Dataset {
+            h5.strings_at("matrix/features/feature_type")?
+        } else {
+            vec!["Gene Expression".to_string(); names.len()]
+        };
+        (names, ids, types)
+    } else {
+        // Cell Ranger 2 kept genes/gene_names directly under the genome group; some tools copy that into matrix/.
+        let names = h5.strings_at("matrix/gene_names")?;
+        let ids = h5.strings_at("matrix/genes")?;
+        let types = vec!["Gene Expression".to_string(); names.len()];
+        (names, ids, types)
+    };
+    Ok(features)
 }

@@ -14,6 +14,7 @@
 //! Selection for the dispersion flavors is scanpy's: the N-th highest non-NaN normalised dispersion is the cut-off
 //! and every gene at or above it is selected (so exact ties at the cut-off can select more than N).
 
+use dpvae_core::stats::{median_skipna, median_sorted, quantile_linear_sorted};
 use serde::{Deserialize, Serialize};
 
 use super::loess::{Surface, loess_quadratic};
@@ -378,7 +379,7 @@ pub(crate) fn percentile_bins(means: &[f64]) -> Vec<Option<usize>> {
     sorted.sort_by(f64::total_cmp);
     let mut edges = vec![f64::NEG_INFINITY];
     for q in (10..=100).step_by(5) {
-        edges.push(percentile_linear(&sorted, q as f64 / 100.0));
+        edges.push(quantile_linear_sorted(&sorted, q as f64 / 100.0));
     }
     edges.push(f64::INFINITY);
     let before = edges.len();
@@ -389,25 +390,6 @@ pub(crate) fn percentile_bins(means: &[f64]) -> Vec<Option<usize>> {
         );
     }
     cut(means, &edges)
-}
-
-/// numpy's `quantile(sorted, q, method="linear")` including its `_lerp` rounding.
-fn percentile_linear(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    let virtual_index = (n - 1) as f64 * q;
-    if virtual_index >= (n - 1) as f64 {
-        return sorted[n - 1];
-    }
-    let prev = virtual_index.floor();
-    let gamma = virtual_index - prev;
-    let a = sorted[prev as usize];
-    let b = sorted[prev as usize + 1];
-    let diff = b - a;
-    if gamma >= 0.5 {
-        b - diff * (1.0 - gamma)
-    } else {
-        a + diff * gamma
-    }
 }
 
 /// pandas' grouped mean (Kahan-compensated sum) and ddof=1 std (Welford), skipping NaN.
@@ -436,23 +418,6 @@ fn mean_std_skipna(g: &[f64]) -> (f64, f64) {
     (mean, std)
 }
 
-fn median_sorted(v: &[f64]) -> f64 {
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn median_skipna(g: &[f64]) -> f64 {
-    let mut v: Vec<f64> = g.iter().copied().filter(|v| !v.is_nan()).collect();
-    v.sort_by(f64::total_cmp);
-    median_sorted(&v)
-}
-
 /// statsmodels' `mad`: `median(|a - median(a)| / Phi^-1(3/4))`; NaN if any value is NaN (numpy's median).
 fn mad(g: &[f64]) -> f64 {
     const C: f64 = 0.674_489_750_196_081_7;
@@ -477,14 +442,6 @@ mod tests {
             equal_width_bins(&x, 5),
             vec![Some(0), Some(0), Some(1), Some(4), Some(2)]
         );
-    }
-
-    #[test]
-    fn numpy_percentiles() {
-        let s = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(percentile_linear(&s, 0.5), 2.5);
-        assert_eq!(percentile_linear(&s, 1.0), 4.0);
-        assert!((percentile_linear(&s, 0.1) - 1.3).abs() < 1e-12);
     }
 
     #[test]

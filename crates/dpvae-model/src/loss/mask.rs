@@ -2,6 +2,8 @@
 
 use std::str::FromStr;
 
+use dpvae_core::distance::sq_euclidean_rows;
+use dpvae_core::knn::knn_brute;
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
 use ndarray::{Array2, ArrayView2};
@@ -221,29 +223,13 @@ impl SpotMask {
     }
 }
 
-fn sq_dist(coords: ArrayView2<'_, f64>, i: usize, j: usize) -> f64 {
-    coords
-        .row(i)
-        .iter()
-        .zip(coords.row(j))
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum()
-}
-
-/// k nearest spatial neighbours of every spot (brute force, parallel over spots; ties broken by index).
+/// k nearest spatial neighbours of every spot ([`dpvae_core::knn::knn_brute`]: brute force, parallel over spots,
+/// ties broken by the lower index).
 fn knn_pairs(coords: ArrayView2<'_, f64>, k: usize) -> Vec<(usize, usize)> {
-    let n = coords.nrows();
-    (0..n)
-        .into_par_iter()
-        .flat_map_iter(|i| {
-            let mut d: Vec<(f64, usize)> = (0..n)
-                .filter(|&j| j != i)
-                .map(|j| (sq_dist(coords, i, j), j))
-                .collect();
-            d.select_nth_unstable_by(k - 1, |a, b| a.partial_cmp(b).expect("finite coordinates"));
-            d.truncate(k);
-            d.into_iter().map(move |(_, j)| (i, j))
-        })
+    knn_brute(coords, k)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, row)| row.into_iter().map(move |(j, _)| (i, j as usize)))
         .collect()
 }
 
@@ -254,7 +240,7 @@ fn radius_pairs(coords: ArrayView2<'_, f64>, radius: f64) -> Vec<(usize, usize)>
         .into_par_iter()
         .flat_map_iter(|i| {
             ((i + 1)..n)
-                .filter(move |&j| sq_dist(coords, i, j) <= r2)
+                .filter(move |&j| sq_euclidean_rows(coords.row(i), coords.row(j)) <= r2)
                 .map(move |j| (i, j))
         })
         .collect()

@@ -1,0 +1,137 @@
+//! Atomic file output: write a temporary file in the target's directory, flush and fsync it, rename it over the
+//! target, then fsync the directory (where the platform allows opening one), so that after a crash or an error
+//! mid-write a reader finds the old file (or nothing), never a half-written one.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Why an atomic write failed: an I/O error on a named path, or the caller's own error from the fill closure.
+#[derive(Debug)]
+pub enum AtomicError<E> {
+    /// Creating, writing, syncing or renaming `path` failed.
+    Io { path: PathBuf, source: io::Error },
+    /// The closure that writes the content failed.
+    Fill(E),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for AtomicError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AtomicError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            AtomicError::Fill(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for AtomicError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AtomicError::Io { source, .. } => Some(source),
+            AtomicError::Fill(e) => Some(e),
+        }
+    }
+}
+
+fn io_err<E>(path: &Path) -> impl FnOnce(io::Error) -> AtomicError<E> + '_ {
+    move |source| AtomicError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The temporary sibling used while `path` is being written: same directory (so `rename` is atomic), named after
+/// the target, the process and the clock so concurrent writers do not collide.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".to_string());
+    let unique = format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    path.with_file_name(unique)
+}
+
+/// Write `path` atomically: `fill` writes the content into a buffered temporary file, which is flushed, fsynced
+/// and renamed over `path` only when `fill` succeeds; the directory is then fsynced (best effort). Missing parent
+/// directories are created. On failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic<E, F>(path: &Path, fill: F) -> Result<(), AtomicError<E>>
+where
+    F: FnOnce(&mut BufWriter<fs::File>) -> Result<(), E>,
+{
+    if let Some(dir) = parent_dir(path) {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let tmp = temp_path(path);
+    let result = (|| {
+        let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut writer = BufWriter::new(file);
+        fill(&mut writer).map_err(AtomicError::Fill)?;
+        writer.flush().map_err(io_err(&tmp))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| io_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_parent_dir(path);
+    Ok(())
+}
+
+/// Write a byte buffer to `path` atomically ([`write_atomic`]).
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), AtomicError<io::Error>> {
+    write_atomic(path, |w| w.write_all(bytes))
+}
+
+/// Write `bytes` to `path` and fsync the file (not atomic by itself: for files inside a directory that is
+/// itself renamed into place once complete).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn parent_dir(path: &Path) -> Option<&Path> {
+    path.parent().filter(|d| !d.as_os_str().is_empty())
+}
+
+/// Best-effort fsync of the directory holding `path`, so a completed rename survives a crash. Platforms where a
+/// directory cannot be opened (Windows) or synced are skipped silently.
+pub fn sync_parent_dir(path: &Path) {
+    let dir = parent_dir(path).unwrap_or(Path::new("."));
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_write_leaves_no_file_and_keeps_old_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("out.txt");
+        write_bytes_atomic(&path, b"old").unwrap();
+        let err = write_atomic(&path, |w| {
+            w.write_all(b"partial").unwrap();
+            Err("simulated failure")
+        });
+        assert!(matches!(err, Err(AtomicError::Fill("simulated failure"))));
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temporary file was not cleaned up");
+        write_bytes_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
+}
