@@ -30,8 +30,9 @@ pub enum Error {
     /// Shapes that do not fit together.
     #[error(transparent)]
     Shape(#[from] ndarray::ShapeError),
-    /// What the workflow was doing when `source` happened.
-    #[error("{context}")]
+    /// What the workflow was doing when `source` happened. `{}` shows the context alone (so `anyhow`'s chain
+    /// does not repeat the cause); `{:#}` shows the whole chain, "context: cause: ...", as `anyhow` does.
+    #[error(fmt = context_chain)]
     Context {
         context: String,
         #[source]
@@ -40,6 +41,18 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn context_chain(
+    context: &str,
+    source: &Error,
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    if f.alternate() {
+        write!(f, "{context}: {source:#}")
+    } else {
+        f.write_str(context)
+    }
+}
 
 impl Error {
     /// An [`Error::Invalid`] from a message.
@@ -53,6 +66,18 @@ impl Error {
             Error::Data(dpvae_data::DataError::Io { .. }) => true,
             Error::Model(dpvae_model::ModelError::Io { .. }) => true,
             Error::Context { source, .. } => source.is_io(),
+            _ => false,
+        }
+    }
+}
+
+impl Error {
+    /// Whether training was stopped by its observer ([`dpvae_model::ModelError::Interrupted`]), e.g. a
+    /// Ctrl-C in Python.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            Error::Model(dpvae_model::ModelError::Interrupted { .. }) => true,
+            Error::Context { source, .. } => source.is_interrupted(),
             _ => false,
         }
     }
@@ -111,6 +136,10 @@ mod tests {
         let e = r.context("preprocessing the reference failed").unwrap_err();
         assert_eq!(e.to_string(), "preprocessing the reference failed");
         assert_eq!(e.source().unwrap().to_string(), "no genes");
+        assert_eq!(
+            format!("{e:#}"),
+            "preprocessing the reference failed: no genes"
+        );
         assert!(!e.is_io());
     }
 
