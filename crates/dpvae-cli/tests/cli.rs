@@ -426,7 +426,11 @@ fn errors_are_one_clear_paragraph() {
         .arg(&tissue)
         .assert()
         .failure()
-        .stderr(predicate::str::contains("unknown --mask"));
+        .stderr(
+            predicate::str::contains("'--mask <MASK>'").and(predicate::str::contains(
+                "unknown mask (expected none, knn:K",
+            )),
+        );
 }
 
 #[test]

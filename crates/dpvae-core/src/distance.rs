@@ -140,7 +140,8 @@ mod tests {
         assert_eq!(euclidean(&[0.0, 0.0], &[3.0, 4.0]), 5.0);
         assert_eq!(row_distance(flat, 2, 0, 2), 10.0);
         assert_eq!(euclidean_rows(x.row(1), x.row(2)), 5.0);
-        assert_eq!(euclidean_rows(x.column(0), x.column(1)), 5.0);
+        // Columns (0, 3, 6, 1) and (0, 4, 8, 1) differ by (0, 1, 2, 0).
+        assert_eq!(euclidean_rows(x.column(0), x.column(1)), 5f64.sqrt());
         let full = pairwise_distances(x.view());
         let cond = condensed_distances(x.view());
         assert_eq!(cond.len(), 6);

@@ -62,6 +62,7 @@ impl Default for DistanceCorrelationParams {
 
 /// The result of a distance correlation.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DistanceCorrelation {
     /// Spots in the input.
     pub n_spots: usize,

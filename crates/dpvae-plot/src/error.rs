@@ -18,7 +18,7 @@ pub enum Error {
     Write {
         path: PathBuf,
         #[source]
-        source: dpvae_data::error::DataError,
+        source: dpvae_core::atomic::AtomicError<std::io::Error>,
     },
     /// A heatmap whose values do not fill its rows x columns.
     #[error("{path}: heatmap '{title}' has {values} values for {rows} x {cols} cells")]

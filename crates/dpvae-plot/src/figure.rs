@@ -114,7 +114,7 @@ fn render_png(png: &Path, size: (u32, u32), figure: &Figure) -> Result<Vec<u8>> 
 
 /// Write one image through the data layer's atomic write (temporary file, fsync, rename).
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    dpvae_data::atomic::write_bytes_atomic(path, bytes).map_err(|source| Error::Write {
+    dpvae_core::atomic::write_bytes_atomic(path, bytes).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })

@@ -1,5 +1,5 @@
 //! Figures as PNG and SVG through plotters. Each figure is drawn once per backend by the same generic code and
-//! written atomically ([`dpvae_data::atomic`]), so a failed plot never leaves a half-written image.
+//! written atomically ([`dpvae_core::atomic`]), so a failed plot never leaves a half-written image.
 //!
 //! - [`scatter`]: side-by-side scatter panels ([`scatter_panels`]).
 //! - [`charts`]: line, band and category charts ([`line_chart`], [`band_chart`], [`category_chart`]).

@@ -124,16 +124,12 @@ pub struct JobRecord {
     pub result: Value,
 }
 
-/// Figure 2.
+/// Figure 2: the section's distance correlation and how many genes it was computed on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CorrelationResult {
-    pub n_spots: usize,
     pub n_genes: usize,
-    pub n_pairs: usize,
-    pub r: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub mantel_p: Option<f64>,
+    #[serde(flatten)]
+    pub correlation: dpvae_eval::DistanceCorrelation,
 }
 
 /// Figures 6, 7, 9, 10.
@@ -294,13 +290,8 @@ impl Context {
             .seed(self.profile.seed)
             .run(x.view(), coords.view())?;
         Ok(CorrelationResult {
-            n_spots: c.n_spots,
             n_genes: x.ncols(),
-            n_pairs: c.n_pairs,
-            r: c.r,
-            ci_low: c.ci_low,
-            ci_high: c.ci_high,
-            mantel_p: c.mantel_p,
+            correlation: c,
         })
     }
 
@@ -571,14 +562,14 @@ mod tests {
         for (name, want) in expected {
             let got = ctx.correlation(name).unwrap();
             assert_eq!(
-                got.n_pairs as u64,
+                got.correlation.n_pairs as u64,
                 want["n_pairs"].as_u64().unwrap(),
                 "{name}"
             );
             for (value, key) in [
-                (got.r, "r"),
-                (got.ci_low, "ci_low"),
-                (got.ci_high, "ci_high"),
+                (got.correlation.r, "r"),
+                (got.correlation.ci_low, "ci_low"),
+                (got.correlation.ci_high, "ci_high"),
             ] {
                 let w = want[key].as_f64().unwrap();
                 assert!(

@@ -12,7 +12,9 @@ pub struct ReconstructSettings {
     /// Where the latent is: obsm:KEY.
     #[arg(long, default_value = "obsm:X_dpvae")]
     pub from: String,
-    /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
+    /// How to turn the latent into coordinates: direct (the 2-d latent itself), smacof (metric SMACOF on
+    /// latent distances) or l1 (SMACOF refined on the paper's L1 stress) [default: direct for a 2-d latent,
+    /// smacof otherwise].
     #[arg(long, value_name = "METHOD")]
     pub method: Option<Method>,
     /// How anchors constrain the solution: hard (fixed exactly; needs 3 or more) or penalty (pulled towards

@@ -17,7 +17,9 @@ pub struct RunArgs {
     /// radii) when the query has true coordinates.
     #[arg(long)]
     pub out: PathBuf,
-    /// How to turn the latent into coordinates (default: direct for a 2-d latent, smacof otherwise).
+    /// How to turn the latent into coordinates: direct (the 2-d latent itself), smacof (metric SMACOF on
+    /// latent distances) or l1 (SMACOF refined on the paper's L1 stress) [default: direct for a 2-d latent,
+    /// smacof otherwise].
     #[arg(long, value_name = "METHOD")]
     pub method: Option<Method>,
     #[command(flatten)]

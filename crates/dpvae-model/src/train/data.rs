@@ -65,75 +65,13 @@ impl Prepared {
         }
         let values: Vec<f32> = x.iter().copied().collect();
         let (enc_input, target, log_library) = if likelihood.uses_counts() {
-            if let Some((idx, v)) = x
-                .indexed_iter()
-                .find(|(_, v)| **v < 0.0 || v.fract() != 0.0)
-            {
-                return Err(ModelError::InvalidInput(format!(
-                    "the negative-binomial likelihood needs raw counts, but spot {}, gene {} holds {v} \
-                     (log-normalised data goes with the Gaussian likelihood)",
-                    idx.0, idx.1
-                )));
-            }
-            let lib: Vec<f32> = match input.library_size {
-                Some(l) => {
-                    if l.len() != n {
-                        return Err(ModelError::InvalidInput(format!(
-                            "{} library sizes for {n} spots",
-                            l.len()
-                        )));
-                    }
-                    l.to_vec()
-                }
-                None => x.rows().into_iter().map(|r| r.sum()).collect(),
-            };
-            if let Some((i, v)) = lib
-                .iter()
-                .enumerate()
-                .find(|(_, v)| !(v.is_finite() && **v > 0.0))
-            {
-                return Err(ModelError::InvalidInput(format!(
-                    "spot {i} has library size {v}; the NB likelihood needs positive library sizes \
-                     (drop empty spots first)"
-                )));
-            }
-            let log_input = values.iter().map(|v| v.ln_1p()).collect();
-            (
-                log_input,
-                Some(values),
-                lib.iter().map(|l| l.ln()).collect(),
-            )
+            count_inputs(x, values, input.library_size)?
         } else {
             (values, None, Vec::new())
         };
         let (coords, coord_dim) = match input.coords {
             None => (None, 0),
-            Some(c) => {
-                if c.nrows() != n {
-                    return Err(ModelError::InvalidInput(format!(
-                        "{} coordinate rows for {n} spots",
-                        c.nrows()
-                    )));
-                }
-                if c.ncols() == 0 {
-                    return Err(ModelError::InvalidInput(
-                        "coordinates have no columns".into(),
-                    ));
-                }
-                if c.iter().any(|v| !v.is_finite()) {
-                    return Err(ModelError::InvalidInput(
-                        "coordinates contain NaN or infinity".into(),
-                    ));
-                }
-                let mean = c.mean_axis(ndarray::Axis(0)).expect("n >= 2");
-                let centred = c.rows().into_iter().flat_map(|r| {
-                    r.iter()
-                        .zip(mean.iter())
-                        .map(|(v, m)| (v - m) as f32)
-                        .collect::<Vec<_>>()
-                });
-                (Some(centred.collect()), c.ncols())
-            }
+            Some(c) => (Some(centred_coords(c, n)?), c.ncols()),
         };
         Ok(Self {
             n,
@@ -173,4 +111,83 @@ pub fn split_indices(
     val.sort_unstable();
     train.sort_unstable();
     (train, val)
+}
+
+/// Encoder input, reconstruction target (raw counts) and log library sizes.
+type CountInputs = (Vec<f32>, Option<Vec<f32>>, Vec<f32>);
+
+/// The negative-binomial likelihood's inputs: log1p counts for the encoder, the raw counts as the target and
+/// the log library sizes (given, or each spot's total).
+fn count_inputs(
+    x: ArrayView2<'_, f32>,
+    values: Vec<f32>,
+    library_size: Option<ArrayView1<'_, f32>>,
+) -> Result<CountInputs> {
+    let n = x.nrows();
+    if let Some((idx, v)) = x
+        .indexed_iter()
+        .find(|(_, v)| **v < 0.0 || v.fract() != 0.0)
+    {
+        return Err(ModelError::InvalidInput(format!(
+            "the negative-binomial likelihood needs raw counts, but spot {}, gene {} holds {v} \
+             (log-normalised data goes with the Gaussian likelihood)",
+            idx.0, idx.1
+        )));
+    }
+    let lib: Vec<f32> = match library_size {
+        Some(l) => {
+            if l.len() != n {
+                return Err(ModelError::InvalidInput(format!(
+                    "{} library sizes for {n} spots",
+                    l.len()
+                )));
+            }
+            l.to_vec()
+        }
+        None => x.rows().into_iter().map(|r| r.sum()).collect(),
+    };
+    if let Some((i, v)) = lib
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+    {
+        return Err(ModelError::InvalidInput(format!(
+            "spot {i} has library size {v}; the NB likelihood needs positive library sizes \
+             (drop empty spots first)"
+        )));
+    }
+    let log_input = values.iter().map(|v| v.ln_1p()).collect();
+    Ok((
+        log_input,
+        Some(values),
+        lib.iter().map(|l| l.ln()).collect(),
+    ))
+}
+
+/// Coordinates checked against the spots and centred, row-major as f32.
+fn centred_coords(c: ArrayView2<'_, f64>, n: usize) -> Result<Vec<f32>> {
+    if c.nrows() != n {
+        return Err(ModelError::InvalidInput(format!(
+            "{} coordinate rows for {n} spots",
+            c.nrows()
+        )));
+    }
+    if c.ncols() == 0 {
+        return Err(ModelError::InvalidInput(
+            "coordinates have no columns".into(),
+        ));
+    }
+    if c.iter().any(|v| !v.is_finite()) {
+        return Err(ModelError::InvalidInput(
+            "coordinates contain NaN or infinity".into(),
+        ));
+    }
+    let mean = c.mean_axis(ndarray::Axis(0)).expect("n >= 2");
+    let centred = c.rows().into_iter().flat_map(|r| {
+        r.iter()
+            .zip(mean.iter())
+            .map(|(v, m)| (v - m) as f32)
+            .collect::<Vec<_>>()
+    });
+    Ok(centred.collect())
 }

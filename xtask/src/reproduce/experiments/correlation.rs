@@ -19,13 +19,16 @@ pub fn fig2(ctx: &Assembly) -> Result<Outcome> {
         .map(|(s, r)| {
             vec![
                 s.clone(),
-                r.n_spots.to_string(),
+                r.correlation.n_spots.to_string(),
                 r.n_genes.to_string(),
-                r.n_pairs.to_string(),
-                f(r.r),
-                f(r.ci_low),
-                f(r.ci_high),
-                r.mantel_p.map(|p| format!("{p:.4}")).unwrap_or_default(),
+                r.correlation.n_pairs.to_string(),
+                f(r.correlation.r),
+                f(r.correlation.ci_low),
+                f(r.correlation.ci_high),
+                r.correlation
+                    .mantel_p
+                    .map(|p| format!("{p:.4}"))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -50,27 +53,35 @@ pub fn fig2(ctx: &Assembly) -> Result<Outcome> {
         &sections.iter().map(|s| short_name(s)).collect::<Vec<_>>(),
         &[CategorySeries {
             name: "r".into(),
-            values: results.iter().map(|(_, r)| r.r).collect(),
-            intervals: Some(results.iter().map(|(_, r)| (r.ci_low, r.ci_high)).collect()),
+            values: results.iter().map(|(_, r)| r.correlation.r).collect(),
+            intervals: Some(
+                results
+                    .iter()
+                    .map(|(_, r)| (r.correlation.ci_low, r.correlation.ci_high))
+                    .collect(),
+            ),
         }],
     )?);
-    let positive = results.iter().filter(|(_, r)| r.ci_low > 0.0).count();
+    let positive = results
+        .iter()
+        .filter(|(_, r)| r.correlation.ci_low > 0.0)
+        .count();
     let n = results.len();
     let max_p = results
         .iter()
-        .filter_map(|(_, r)| r.mantel_p)
+        .filter_map(|(_, r)| r.correlation.mantel_p)
         .fold(0.0f64, f64::max);
     let min_r = results
         .iter()
-        .map(|(_, r)| r.r)
+        .map(|(_, r)| r.correlation.r)
         .fold(f64::INFINITY, f64::min);
     let max_r = results
         .iter()
-        .map(|(_, r)| r.r)
+        .map(|(_, r)| r.correlation.r)
         .fold(f64::NEG_INFINITY, f64::max);
     let mut headline = Map::new();
     for (s, r) in &results {
-        headline.insert(format!("r.{s}"), json!(r.r));
+        headline.insert(format!("r.{s}"), json!(r.correlation.r));
     }
     headline.insert("sections_positive".into(), json!(positive));
     headline.insert("sections".into(), json!(n));
