@@ -29,6 +29,14 @@ pub enum ModelError {
         last_finite: String,
     },
 
+    /// The observer asked the run to stop ([`crate::TrainObserver::keep_going`], e.g. Ctrl-C in Python); no
+    /// model was produced.
+    #[error("training was interrupted after epoch {epoch}")]
+    Interrupted {
+        /// The last epoch completed (1-based).
+        epoch: usize,
+    },
+
     /// The requested compute backend is not compiled in or has no usable device.
     #[error("backend {backend} is unavailable: {reason}")]
     BackendUnavailable {

@@ -63,6 +63,11 @@ pub trait TrainObserver {
         let _ = summary;
     }
 
+    /// Asked after every epoch: `false` ends the run with [`ModelError::Interrupted`] (a caller's Ctrl-C).
+    fn keep_going(&mut self) -> bool {
+        true
+    }
+
     /// When the run fails after `on_start` (a non-finite loss, say); the error is also returned.
     fn on_error(&mut self, error: &ModelError) {
         let _ = error;

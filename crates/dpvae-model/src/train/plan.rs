@@ -359,6 +359,9 @@ impl<'a, B: AutodiffBackend> Plan<'a, B> {
                 stopping: stop,
             });
             history.epochs.push(record);
+            if !observer.keep_going() {
+                return Err(ModelError::Interrupted { epoch });
+            }
             if stop {
                 break;
             }
