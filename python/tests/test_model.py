@@ -1,5 +1,6 @@
 """Fit on a reference AnnData and place a query in memory: slots, accuracy, determinism, inputs."""
 
+import anndata
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -111,3 +112,14 @@ def test_help_documents_the_api():
     assert "obsm['spatial_dpvae']" in dpvae.DpVae.place.__doc__
     assert "Parameters" in dpvae.DpVae.__doc__
     assert dpvae._dpvae.fit.__doc__
+
+
+def test_placed_anndata_writes_and_reads_back(tissue, trained, tmp_path):
+    _, query = tissue
+    q = query.copy()
+    trained.place(q)
+    q.write_h5ad(tmp_path / "placed.h5ad")
+    back = anndata.read_h5ad(tmp_path / "placed.h5ad")
+    np.testing.assert_array_equal(back.obsm["spatial_dpvae"], q.obsm["spatial_dpvae"])
+    assert back.uns["dpvae"]["placement"]["members"] == FAST["members"]
+    assert list(back.obs.columns) == ["dpvae_radius_50", "dpvae_radius_90", "dpvae_confidence"]
