@@ -46,18 +46,10 @@ fn sd(v: &[f64]) -> f64 {
     (f.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (f.len() - 1) as f64).sqrt()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+/// The median of the finite values, by numpy's rule.
+fn median(v: Vec<f64>) -> f64 {
+    let mut finite: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+    dpvae_core::stats::median(&mut finite)
 }
 
 /// The method with the lowest mean per row.
