@@ -60,6 +60,14 @@ def test_save_refuses_to_overwrite(tissue, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(target)
     assert (target / "notes.txt").read_text() == "mine"
+    # A model directory is replaced only when it holds nothing dpvae did not write.
+    model.save(tmp_path / "replaced")
+    (tmp_path / "replaced" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"did not write \(notes.txt\)"):
+        model.save(tmp_path / "replaced", overwrite=True)
+    assert (tmp_path / "replaced" / "notes.txt").read_text() == "mine"
+    (tmp_path / "replaced" / "notes.txt").unlink()
+    model.save(tmp_path / "replaced", overwrite=True)
     model.save(tmp_path / "fresh")
     assert dpvae.DpVae.load(tmp_path / "fresh").genes == model.genes
 

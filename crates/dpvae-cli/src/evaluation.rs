@@ -28,6 +28,20 @@ impl Aligner for ProcrustesAligner {
     }
 }
 
+/// The files [`evaluate_into`] writes into `out` (checked before anything is written or computed).
+pub fn evaluation_outputs(out: &Path) -> Vec<std::path::PathBuf> {
+    [
+        "evaluation.json",
+        "per_spot_error.csv",
+        "latent_autocorr.csv",
+        "error_map.png",
+        "error_map.svg",
+    ]
+    .iter()
+    .map(|f| out.join(f))
+    .collect()
+}
+
 /// Evaluate `estimate` (rows matched to `truth` by barcode) and the latent `latent` of the same spots; write
 /// the tables and the error map into `out`. Returns the summary written to evaluation.json.
 pub fn evaluate_into(

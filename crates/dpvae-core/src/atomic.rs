@@ -114,9 +114,74 @@ pub fn sync_parent_dir(path: &Path) {
     }
 }
 
+/// Put the complete directory `new` where the directory `dir` is, then delete the old one. On Linux the two are
+/// swapped in one step (`renameat2` with `RENAME_EXCHANGE`), so `dir` names the old or the new directory at every
+/// moment and a crash leaves one of them there (the other under `new`). Where the exchange is not available, the
+/// old directory is first renamed to `aside`, which leaves a moment without `dir` (the old one then survives under
+/// `aside`).
+pub fn replace_dir(new: &Path, dir: &Path, aside: &Path) -> io::Result<()> {
+    if exchange(new, dir).is_ok() {
+        sync_parent_dir(dir);
+        return fs::remove_dir_all(new);
+    }
+    // The exchange failed before anything moved: fall back to two renames.
+    fs::rename(dir, aside)?;
+    fs::rename(new, dir)?;
+    sync_parent_dir(dir);
+    fs::remove_dir_all(aside)
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both arguments are valid NUL-terminated paths that outlive the call; AT_FDCWD resolves relative
+    // paths as rename(2) does.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replacing_a_directory_keeps_its_name_and_drops_the_old_content() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, new, aside) = (
+            root.path().join("m"),
+            root.path().join(".m.tmp"),
+            root.path().join(".m.old"),
+        );
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("a"), b"old").unwrap();
+        fs::write(dir.join("stale"), b"old").unwrap();
+        fs::create_dir(&new).unwrap();
+        fs::write(new.join("a"), b"new").unwrap();
+        replace_dir(&new, &dir, &aside).unwrap();
+        assert_eq!(fs::read(dir.join("a")).unwrap(), b"new");
+        assert!(!dir.join("stale").exists());
+        assert!(!new.exists() && !aside.exists());
+    }
 
     #[test]
     fn failed_write_leaves_no_file_and_keeps_old_content() {

@@ -136,12 +136,7 @@ impl SavedModel {
                 "every ensemble member must have the first member's architecture".into(),
             ));
         }
-        if dir.exists() && !is_replaceable(dir) {
-            return Err(ModelError::model_dir(
-                dir,
-                "exists and is not an empty directory or a dpvae model directory; refusing to overwrite it",
-            ));
-        }
+        check_replaceable(dir)?;
         let parent = dir
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -199,18 +194,24 @@ impl SavedModel {
                 serde_json::to_string_pretty(&manifest)?.as_bytes(),
             )?;
             if dir.exists() {
-                std::fs::rename(dir, &old).map_err(|e| ModelError::io(dir, e))?;
+                // One atomic exchange where the platform has it: `dir` is the old or the new model at
+                // every moment, never missing.
+                dpvae_core::atomic::replace_dir(&tmp, dir, &old).map_err(|e| ModelError::io(dir, e))
+            } else {
+                std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
+                dpvae_core::atomic::sync_parent_dir(dir);
+                Ok(())
             }
-            std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
-            dpvae_core::atomic::sync_parent_dir(dir);
-            if old.exists() {
-                std::fs::remove_dir_all(&old).map_err(|e| ModelError::io(&old, e))?;
-            }
-            Ok(())
         };
         write().inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&tmp);
         })
+    }
+
+    /// Whether [`SavedModel::save`] may write to `dir`: it does not exist, is empty, or is a model directory
+    /// holding only what dpvae writes there. Call it before a long training run to fail early.
+    pub fn check_target(dir: &Path) -> Result<()> {
+        check_replaceable(dir)
     }
 
     /// Read and validate a model directory.
@@ -294,10 +295,55 @@ impl SavedModel {
     }
 }
 
-fn is_replaceable(dir: &Path) -> bool {
-    dir.is_dir()
-        && (dir.join(MANIFEST).is_file()
-            || std::fs::read_dir(dir).is_ok_and(|mut it| it.next().is_none()))
+/// Files the command line writes into a model directory beside the model's own (`dpvae train`, `dpvae run`).
+const CALLER_FILES: [&str; 2] = ["history.csv", "config.toml"];
+
+/// An existing `dir` may be replaced when it is an empty directory, or a model directory holding only what
+/// dpvae writes there: replacing it must not delete anything else.
+fn check_replaceable(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let refuse = |why: String| Err(ModelError::model_dir(dir, why));
+    if !dir.is_dir() {
+        return refuse("exists and is not a directory; refusing to overwrite it".into());
+    }
+    let entries: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| ModelError::io(dir, e))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| ModelError::io(dir, e))?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !dir.join(MANIFEST).is_file() {
+        return refuse(
+            "exists and is not an empty directory or a dpvae model directory; refusing to overwrite it".into(),
+        );
+    }
+    let mut foreign: Vec<&String> = entries.iter().filter(|n| !written_by_dpvae(n)).collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    refuse(format!(
+        "holds files dpvae did not write ({}); replacing the model would delete them, so move them or \
+         choose another output",
+        foreign
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+fn written_by_dpvae(name: &str) -> bool {
+    [MANIFEST, CONFIG, RECORD, PREPROCESS, GENES, PLACEMENT].contains(&name)
+        || CALLER_FILES.contains(&name)
+        || name
+            .strip_prefix("member-")
+            .and_then(|r| r.strip_suffix(".mpk"))
+            .is_some_and(|k| k.parse::<usize>().is_ok())
 }
 
 /// Each member file is fsynced before the directory is renamed into place, so a completed rename never exposes

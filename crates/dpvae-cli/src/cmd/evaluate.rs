@@ -8,10 +8,13 @@ use crate::cli::evaluate::EvaluateArgs;
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::sources::read_coord_source;
 
-use crate::evaluation::{estimate_table, evaluate_into, latent_table};
+use crate::evaluation::{estimate_table, evaluate_into, evaluation_outputs, latent_table};
 
 pub fn run(inv: &Invocation, args: EvaluateArgs) -> Result<()> {
-    let Some(s) = inv.prepare(&args.settings, &[&args.out.join("evaluation.json")])? else {
+    let mut outputs = evaluation_outputs(&args.out);
+    outputs.push(args.out.join(CONFIG_FILE));
+    let outputs: Vec<&std::path::Path> = outputs.iter().map(|p| p.as_path()).collect();
+    let Some(s) = inv.prepare(&args.settings, &outputs)? else {
         return Ok(());
     };
     let data = dpvae_data::io::read(&args.input)

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::cli::run::RunArgs;
 use crate::common::{check_output, write_table};
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::evaluation::{evaluate_into, latent_table};
+use crate::evaluation::{evaluate_into, evaluation_outputs, latent_table};
 use crate::progress::TrainProgress;
 use crate::training::{TrainingParts, TrainingSettings};
 
@@ -80,7 +80,19 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     };
     let global = inv.global;
     let out_h5ad = args.out.join("query_dpvae.h5ad");
-    check_output(&out_h5ad, global.force)?;
+    // Every output is checked before anything is written (the evaluation files too, which are written when
+    // the query has true coordinates), and a model directory holding files dpvae did not write is refused.
+    let mut outputs = vec![
+        out_h5ad.clone(),
+        args.out.join("model"),
+        args.out.join("query_coords.csv"),
+        args.out.join(CONFIG_FILE),
+    ];
+    outputs.extend(evaluation_outputs(&args.out));
+    for path in &outputs {
+        check_output(path, global.force)?;
+    }
+    dpvae_model::SavedModel::check_target(&args.out.join("model"))?;
     let reference = io::read(&args.reference)
         .with_context(|| format!("could not read the reference {}", args.reference.display()))?;
     let mut query = io::read(&args.query)
@@ -98,10 +110,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         &mut progress,
     )?;
     let model_dir = args.out.join("model");
-    if model_dir.exists() && global.force {
-        std::fs::remove_dir_all(&model_dir)
-            .with_context(|| format!("could not replace {}", model_dir.display()))?;
-    }
+    // Replaced in one atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
     trained.model.save(&model_dir)?;
     trained
         .outcome

@@ -19,6 +19,8 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
     };
     let global = inv.global;
     check_output(&args.out, global.force)?;
+    // Before training, so a model directory holding files dpvae did not write is refused at once.
+    dpvae_model::SavedModel::check_target(&args.out)?;
     let data = io::read(&args.reference)
         .with_context(|| format!("could not read {}", args.reference.display()))?;
     let name = args
@@ -42,10 +44,7 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         query_genes.as_deref(),
         &mut progress,
     )?;
-    if args.out.exists() && global.force {
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("could not replace {}", args.out.display()))?;
-    }
+    // Replaced in one atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
     trained.model.save(&args.out)?;
     inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
     trained

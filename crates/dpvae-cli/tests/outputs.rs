@@ -1,0 +1,186 @@
+//! Nothing lost: `--force` replaces a model directory in one atomic step (a kill at the dangerous moment leaves
+//! a complete model), never deletes files dpvae did not write, and `run` checks every output before writing any.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use dpvae_model::SavedModel;
+use predicates::prelude::*;
+
+fn dpvae() -> Command {
+    let mut c = Command::cargo_bin("dpvae").unwrap();
+    c.arg("-q");
+    c
+}
+
+fn simulate(dir: &Path) -> PathBuf {
+    let path = dir.join("tissue.h5ad");
+    dpvae()
+        .args([
+            "simulate",
+            "--n-spots",
+            "300",
+            "--n-genes",
+            "60",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    path
+}
+
+const QUICK: [&str; 6] = ["--epochs", "3", "--members", "1", "--pca", "10"];
+
+fn train(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = dpvae();
+    c.arg("train")
+        .args(QUICK)
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .arg(data);
+    c
+}
+
+/// The hidden directory `dpvae` assembles the new model in, beside `dir`.
+fn staging_dirs(dir: &Path) -> Vec<PathBuf> {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!(".{name}.tmp-")))
+        })
+        .collect()
+}
+
+#[test]
+fn force_never_leaves_the_model_directory_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path());
+    let model = tmp.path().join("model");
+    train(&data, &model, &[]).assert().success();
+    for round in 0..3 {
+        // Watch the replacement as closely as the machine allows, and SIGKILL the process the moment the new
+        // model is complete beside the old one (the campaign's dangerous moment: the old code had deleted the
+        // old model by then).
+        let mut child = Process::new(env!("CARGO_BIN_EXE_dpvae"))
+            .args(["-q", "--force", "train"])
+            .args(QUICK)
+            .args(["--seed", &round.to_string(), "--out"])
+            .arg(&model)
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let mut killed = false;
+        loop {
+            assert!(
+                model.join("manifest.json").is_file(),
+                "round {round}: the model directory was missing while it was being replaced"
+            );
+            if staging_dirs(&model)
+                .iter()
+                .any(|d| d.join("manifest.json").is_file())
+            {
+                let _ = child.kill();
+                killed = true;
+            }
+            if killed || child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "training hung");
+        }
+        child.wait().unwrap();
+        let saved = SavedModel::load(&model);
+        assert!(saved.is_ok(), "round {round} (killed: {killed}): {saved:?}");
+        // A SIGKILL can leave the hidden staging directory, which is safe to delete (docs/formats.md).
+        for d in staging_dirs(&model) {
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+}
+
+#[test]
+fn force_refuses_to_delete_files_dpvae_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path());
+    let model = tmp.path().join("model");
+    train(&data, &model, &[]).assert().success();
+    let before = std::fs::read(model.join("model.mpk")).unwrap();
+    std::fs::write(model.join("notes.txt"), "mine").unwrap();
+    let started = Instant::now();
+    // A long run: the refusal must come before training.
+    dpvae()
+        .args([
+            "--force",
+            "train",
+            "--epochs",
+            "200",
+            "--members",
+            "1",
+            "--out",
+        ])
+        .arg(&model)
+        .arg(&data)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "holds files dpvae did not write (notes.txt)",
+        ));
+    // Refused before training, not after it.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        std::fs::read_to_string(model.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(std::fs::read(model.join("model.mpk")).unwrap(), before);
+    // Without the foreign file, --force replaces the model.
+    std::fs::remove_file(model.join("notes.txt")).unwrap();
+    train(&data, &model, &["--force", "--seed", "9"])
+        .assert()
+        .success();
+    assert_ne!(std::fs::read(model.join("model.mpk")).unwrap(), before);
+    assert!(model.join("history.csv").is_file() && model.join("config.toml").is_file());
+}
+
+#[test]
+fn run_checks_every_output_before_writing_any() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path());
+    let out = tmp.path().join("run");
+    std::fs::create_dir(&out).unwrap();
+    for existing in [
+        "query_coords.csv",
+        "config.toml",
+        "evaluation.json",
+        "per_spot_error.csv",
+    ] {
+        let path = out.join(existing);
+        std::fs::write(&path, "earlier result").unwrap();
+        dpvae()
+            .arg("run")
+            .args(QUICK)
+            .arg("--out")
+            .arg(&out)
+            .arg(&data)
+            .arg(&data)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(existing).and(predicate::str::contains("--force")));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "earlier result");
+        assert!(
+            !out.join("model").exists(),
+            "nothing written after a refusal"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}
