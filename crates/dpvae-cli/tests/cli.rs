@@ -3,14 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn dpvae() -> Command {
-    let mut c = Command::cargo_bin("dpvae").unwrap();
-    c.arg("-q");
-    c
-}
+mod common;
+use common::{dpvae, simulate_sized};
 
 fn json_of(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out)
@@ -18,22 +14,7 @@ fn json_of(out: &[u8]) -> serde_json::Value {
 }
 
 fn simulate(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("tissue.h5ad");
-    dpvae()
-        .args([
-            "simulate",
-            "--n-spots",
-            "400",
-            "--n-genes",
-            "150",
-            "--seed",
-            "3",
-            "--out",
-        ])
-        .arg(&path)
-        .assert()
-        .success();
-    path
+    simulate_sized(dir, 400, 150)
 }
 
 /// `dpvae train` with `train_args` on `data`, then `dpvae embed` of the same data; returns (model dir, embedded).

@@ -9,29 +9,11 @@ use assert_cmd::Command;
 use dpvae_model::SavedModel;
 use predicates::prelude::*;
 
-fn dpvae() -> Command {
-    let mut c = Command::cargo_bin("dpvae").unwrap();
-    c.arg("-q");
-    c
-}
+mod common;
+use common::{dpvae, simulate_sized};
 
 fn simulate(dir: &Path) -> PathBuf {
-    let path = dir.join("tissue.h5ad");
-    dpvae()
-        .args([
-            "simulate",
-            "--n-spots",
-            "300",
-            "--n-genes",
-            "60",
-            "--seed",
-            "3",
-            "--out",
-        ])
-        .arg(&path)
-        .assert()
-        .success();
-    path
+    simulate_sized(dir, 300, 60)
 }
 
 const QUICK: [&str; 6] = ["--epochs", "3", "--members", "1", "--pca", "10"];
