@@ -9,6 +9,7 @@ use dpvae_cli::config::Invocation;
 use dpvae_cli::{cmd, common};
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     // Keep the raw matches: they tell flags typed on the command line from defaults (see config.rs).
     let matches = cli::Cli::command().get_matches();
     let cli = match cli::Cli::from_arg_matches(&matches) {
@@ -30,6 +31,16 @@ fn main() -> ExitCode {
             eprintln!("error: {}", common::error_paragraph(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `dpvae procrustes ... | head -1`: when the reader goes away, end quietly as other Unix tools do (the
+/// default SIGPIPE action), instead of Rust's panic on a failed print.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -128,6 +128,18 @@ impl WeightsParams {
                 format!("value at spot {i}, dimension {j} is {v} (must be finite)"),
             ));
         }
+        if let Graph::Knn { k } = self.graph
+            && k >= n
+        {
+            // Each spot has n - 1 others: a larger k would silently become n - 1.
+            return Err(EvalError::param(
+                "k",
+                format!(
+                    "{k} neighbours need more than {k} spots, but there are {n}; use k <= {}",
+                    n - 1
+                ),
+            ));
+        }
         let rows = match coords.ncols() {
             2 => neighbour_rows::<2>(coords, self.graph)?,
             3 => neighbour_rows::<3>(coords, self.graph)?,
@@ -419,6 +431,17 @@ fn neighbour_rows<const K: usize>(
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn k_must_leave_a_spot_out() {
+        let c = array![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]];
+        assert!(WeightsParams::knn(4).build(c.view()).is_ok());
+        let e = WeightsParams::knn(5)
+            .build(c.view())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("5 neighbours") && e.contains("k <= 4"), "{e}");
+    }
 
     #[test]
     fn knn_breaks_ties_by_index_and_excludes_self() {

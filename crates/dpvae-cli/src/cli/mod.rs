@@ -37,6 +37,17 @@ pub struct Cli {
 
 /// Options every command accepts. `--seed` and `--backend` are settings (part of the effective configuration of
 /// the commands they affect); the others say how to run, not what to compute.
+/// Most worker threads: each is an OS thread with its own stack, and far more than the cores only costs memory
+/// (100000 used to start, and never finish).
+pub const MAX_THREADS: usize = 1024;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {MAX_THREADS}")),
+    }
+}
+
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
@@ -46,8 +57,8 @@ pub struct GlobalArgs {
     /// Only errors; no progress bars.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Worker threads for parallel numerics (default: all cores).
-    #[arg(long, global = true, value_name = "N")]
+    /// Worker threads for parallel numerics, 1 to 1024 (default: all cores).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Replace existing outputs.
     #[arg(long, global = true)]

@@ -115,6 +115,14 @@ pub fn detect(path: &Path) -> Result<Format> {
     if meta.is_dir() {
         return detect_dir(path);
     }
+    if !meta.is_file() {
+        // Reading a FIFO would block until something writes to it; a device could be endless.
+        return Err(DataError::UnknownFormat {
+            path: path.to_path_buf(),
+            reason: "is not a regular file or a folder (a FIFO, socket or device); give a file or a folder"
+                .into(),
+        });
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -199,4 +207,21 @@ pub(crate) fn index_of<'a>(
         }
     }
     Ok(map)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #[test]
+    fn a_fifo_is_refused_instead_of_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("waiting.h5ad");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = super::read(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(e.contains("waiting.h5ad"), "{e}");
+    }
 }
