@@ -48,3 +48,21 @@ fn thread_counts_are_bounded() {
         .failure()
         .stderr(predicate::str::contains("from 1 to 1024"));
 }
+
+#[test]
+fn non_finite_numbers_are_refused_by_flag_name() {
+    for (command, flag) in [
+        ("simulate", "--noise"),
+        ("impute", "--gamma"),
+        ("preprocess", "--min-counts"),
+    ] {
+        dpvae()
+            .args([command, flag, "NaN"])
+            .assert()
+            .failure()
+            .stderr(
+                predicate::str::contains(format!("'{flag} <"))
+                    .and(predicate::str::contains("must be a finite number, got NaN")),
+            );
+    }
+}

@@ -41,6 +41,16 @@ pub struct Cli {
 /// (100000 used to start, and never finish).
 pub const MAX_THREADS: usize = 1024;
 
+/// A number flag that must be finite: NaN or infinity would otherwise reach the settings as JSON null and fail
+/// later without naming the flag.
+pub fn finite_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(format!("must be a finite number, got {v}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),

@@ -19,10 +19,10 @@ pub struct PreprocessSettings {
     #[arg(long)]
     pub scale: bool,
     /// Clip scaled values at this absolute value.
-    #[arg(long)]
+    #[arg(long, value_parser = super::finite_f64)]
     pub max_value: Option<f64>,
     /// Drop spots with fewer counts.
-    #[arg(long)]
+    #[arg(long, value_parser = super::finite_f64)]
     pub min_counts: Option<f64>,
     /// Drop spots with fewer detected genes.
     #[arg(long)]

@@ -22,7 +22,7 @@ pub struct ReconstructSettings {
     #[arg(long, default_value = "hard")]
     pub anchor_mode: AnchorMode,
     /// Weight of the anchor penalty (penalty mode).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::finite_f64)]
     pub gamma: f64,
     /// From --seed: SMACOF's random starts.
     #[arg(skip)]

@@ -18,7 +18,7 @@ pub struct SimulateSettings {
     #[arg(long, default_value_t = 7)]
     pub n_domains: usize,
     /// Overdispersion and dropout: 0 = Poisson, 1 = typical Visium, 2 = very noisy.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::finite_f64)]
     pub noise: f64,
     /// A near-square block of spots instead of an irregular tissue outline.
     #[arg(long)]
