@@ -47,13 +47,14 @@ def coordinates(adata, key: str, required: bool) -> Optional[np.ndarray]:
     return coords
 
 
-def to_dataset(adata, *, spatial_key: str = OBSM_SPATIAL, layer: Optional[str] = None,
+def to_dataset(adata, *, spatial_key: Optional[str] = OBSM_SPATIAL, layer: Optional[str] = None,
                require_spatial: bool = False) -> "_dpvae.Dataset":
-    """The Rust view of an AnnData: X (dense, CSR or CSC), names and coordinates."""
+    """The Rust view of an AnnData: X (dense, CSR or CSC), names and, unless ``spatial_key`` is None,
+    coordinates."""
     x = expression(adata, layer)
     obs_names = [str(v) for v in adata.obs_names]
     var_names = [str(v) for v in adata.var_names]
-    spatial = coordinates(adata, spatial_key, require_spatial)
+    spatial = None if spatial_key is None else coordinates(adata, spatial_key, require_spatial)
     if sp.issparse(x):
         if x.format not in ("csr", "csc"):
             x = x.tocsr()

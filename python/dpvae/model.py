@@ -130,7 +130,8 @@ class DpVae:
         """
         model = self._require()
         target = query.copy() if copy else query
-        dataset = to_dataset(target, spatial_key=self.spatial_key, layer=layer, require_spatial=False)
+        # Placement reads expression only; a query's own coordinates (if any) are the truth for evaluation.
+        dataset = to_dataset(target, spatial_key=None, layer=layer)
         result = model.place(dataset, seed=seed, allow_missing_genes=allow_missing_genes)
         target.obsm[OBSM_LATENT] = result[OBSM_LATENT]
         target.obsm[OBSM_LATENT_VAR] = result[OBSM_LATENT_VAR]

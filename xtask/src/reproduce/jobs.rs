@@ -111,7 +111,8 @@ impl Job {
 }
 
 /// Version of what jobs compute; bump it when a job's computation changes so cached results are redone.
-pub const JOB_FORMAT: u32 = 2;
+/// 3: the correlation job stores eval's whole `DistanceCorrelation` (an older record could not be read).
+pub const JOB_FORMAT: u32 = 3;
 
 /// What a finished job leaves on disk.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -80,11 +80,12 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     };
     let global = inv.global;
     let out_h5ad = args.out.join("query_dpvae.h5ad");
+    let model_dir = args.out.join("model");
     // Every output is checked before anything is written (the evaluation files too, which are written when
     // the query has true coordinates), and a model directory holding files dpvae did not write is refused.
     let mut outputs = vec![
         out_h5ad.clone(),
-        args.out.join("model"),
+        model_dir.clone(),
         args.out.join("query_coords.csv"),
         args.out.join(CONFIG_FILE),
     ];
@@ -92,7 +93,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     for path in &outputs {
         check_output(path, global.force)?;
     }
-    dpvae_model::SavedModel::check_target(&args.out.join("model"))?;
+    dpvae_model::SavedModel::check_target(&model_dir)?;
     let reference = io::read(&args.reference)
         .with_context(|| format!("could not read the reference {}", args.reference.display()))?;
     let mut query = io::read(&args.query)
@@ -109,7 +110,6 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         Some(&query_genes),
         &mut progress,
     )?;
-    let model_dir = args.out.join("model");
     // Replaced in one atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
     trained.model.save(&model_dir)?;
     trained
