@@ -277,16 +277,26 @@ impl Matrix {
     }
     /// The first non-finite value, if any, as (row, col).
     pub fn first_non_finite(&self) -> Option<(usize, usize)> {
+        self.first_where(|v| !v.is_finite()).map(|(i, j, _)| (i, j))
+    }
+
+    /// The first negative value, if any, as (row, col, value): counts cannot be negative.
+    pub fn first_negative(&self) -> Option<(usize, usize, f32)> {
+        self.first_where(|v| v < 0.0)
+    }
+
+    /// The first stored value (in row order) that `bad` picks out, as (row, col, value).
+    fn first_where(&self, bad: impl Fn(f32) -> bool) -> Option<(usize, usize, f32)> {
         match self {
             Matrix::Dense(a) => a
                 .indexed_iter()
-                .find(|(_, v)| !v.is_finite())
-                .map(|(ij, _)| ij),
+                .find(|(_, v)| bad(**v))
+                .map(|((i, j), v)| (i, j, *v)),
             Matrix::Csr(c) => (0..c.n_rows()).find_map(|i| {
                 let (idx, val) = c.row(i);
                 val.iter()
-                    .position(|v| !v.is_finite())
-                    .map(|k| (i, idx[k] as usize))
+                    .position(|&v| bad(v))
+                    .map(|k| (i, idx[k] as usize, val[k]))
             }),
         }
     }

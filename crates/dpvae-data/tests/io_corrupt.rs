@@ -310,3 +310,61 @@ fn corrupted_copies_of_real_files() {
         expect_invalid(read_h5ad(&p), &p, "X/indices", &["column-compressed"]);
     }
 }
+
+/// Invalid UTF-8 in a barcode used to come back as U+FFFD, so two barcodes could collide or a join silently miss.
+/// The file is written by dpvae, then one byte of the barcode's heap text is replaced by 0xFF.
+#[test]
+fn invalid_utf8_in_names_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = array![[1.0f32, 2.0], [3.0, 4.0]];
+    let d = SpatialData::new(
+        Matrix::Dense(x),
+        vec!["BARCODE_QQQQ_1".into(), "BARCODE_2".into()],
+        vec!["g1".into(), "g2".into()],
+        None,
+    )
+    .unwrap();
+    let p = dir.path().join("names.h5ad");
+    write_h5ad(&p, &d).unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"QQQQ")
+        .expect("the barcode text is in the file");
+    bytes[at] = 0xFF;
+    let msg = read_h5ad_bytes(&bytes).unwrap_err().to_string();
+    assert!(
+        msg.contains("obs") && msg.contains("not valid UTF-8"),
+        "{msg}"
+    );
+}
+
+/// Negative values in X are refused by the steps that read X as counts, naming spot and gene; with
+/// normalize_total and log1p off (already-normalised data) they pass.
+#[test]
+fn negative_values_are_refused_where_counts_are_expected() {
+    use dpvae_data::preprocess::Preprocess;
+    let x = array![[1.0f32, 2.0, 0.0], [3.0, -4.0, 1.0], [0.0, 2.0, 5.0]];
+    let d = SpatialData::new(
+        Matrix::Dense(x),
+        vec!["s1".into(), "s2".into(), "s3".into()],
+        vec!["g1".into(), "g2".into(), "g3".into()],
+        None,
+    )
+    .unwrap();
+    let msg = Preprocess::default().fit(&d).unwrap_err().to_string();
+    assert!(
+        msg.contains("-4")
+            && msg.contains("'s2'")
+            && msg.contains("'g2'")
+            && msg.contains("raw counts"),
+        "{msg}"
+    );
+    let processed = Preprocess {
+        normalize_total: false,
+        log1p: false,
+        hvg: None,
+        ..Preprocess::default()
+    };
+    assert!(processed.fit(&d).is_ok());
+}

@@ -165,7 +165,16 @@ impl H5 {
         if !matches!(dt, DType::String | DType::VariableLengthString) {
             return Err(self.invalid(object, format!("has type {dt}, expected strings")));
         }
-        guard(&self.path, object, || ds.read_string())
+        let strings = guard(&self.path, object, || ds.read_string())?;
+        // hdf5-pure decodes lossily; a U+FFFD means bytes that were not UTF-8 (anndata refuses such files),
+        // and names silently changed would join the wrong genes or spots.
+        if let Some(k) = strings.iter().position(|s| s.contains('\u{FFFD}')) {
+            return Err(self.invalid(
+                object,
+                format!("entry {k} ('{}') is not valid UTF-8", strings[k]),
+            ));
+        }
+        Ok(strings)
     }
 
     /// Read a 1-D string dataset by path.

@@ -195,6 +195,22 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
+/// A count format (10x, MatrixMarket, ST table, Xenium) holds counts: a negative value means a corrupt or
+/// mislabelled file, and training on it would give silently wrong placements.
+pub(crate) fn check_counts(data: &SpatialData, path: &Path) -> Result<()> {
+    match data.x.first_negative() {
+        Some((i, j, v)) => Err(DataError::invalid(
+            path,
+            "counts",
+            format!(
+                "value {v} at spot '{}', gene '{}' is negative (a count matrix holds counts >= 0)",
+                data.obs_names[i], data.var_names[j]
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Build a map from name to position, reporting the first duplicate.
 pub(crate) fn index_of<'a>(
     names: impl IntoIterator<Item = &'a str>,

@@ -19,41 +19,67 @@ pub fn read_mtx_dir(dir: &Path) -> Result<SpatialData> {
 /// when the features file has a type column.
 pub fn read_mtx_dir_with(dir: &Path, opts: &ReadOptions) -> Result<SpatialData> {
     let (mtx_path, feat_path, bc_path) = find_mtx_files(dir)?;
-    let (n_genes, n_spots, genes_by_spots, dtype) = read_matrix_market(&mtx_path)?;
-    let features = read_lines(&feat_path)?;
-    let barcodes: Vec<String> = read_lines(&bc_path)?
+    let files = MtxFiles {
+        matrix: (&mtx_path, &super::read_maybe_gz(&mtx_path)?),
+        features: (&feat_path, &super::read_maybe_gz(&feat_path)?),
+        barcodes: (&bc_path, &super::read_maybe_gz(&bc_path)?),
+    };
+    let mut data = assemble(&files, &opts.feature_types).map_err(|e| e.in_file(dir))?;
+    data.source = Some(SourceInfo {
+        path: dir.to_path_buf(),
+        format: Format::MatrixMarket,
+        x_layout: "coo".into(),
+        x_dtype: data.source.take().map_or_else(String::new, |s| s.x_dtype),
+    });
+    let data = attach_coords_for_dir(data, dir, opts)?;
+    data.validate().map_err(|e| e.in_file(dir))?;
+    Ok(data)
+}
+
+/// Read a MatrixMarket folder's three files held in memory (the entry point of the fuzz target; no
+/// coordinates).
+pub fn read_mtx_bytes(matrix: &[u8], features: &[u8], barcodes: &[u8]) -> Result<SpatialData> {
+    let files = MtxFiles {
+        matrix: (Path::new("<memory>/matrix.mtx"), matrix),
+        features: (Path::new("<memory>/features.tsv"), features),
+        barcodes: (Path::new("<memory>/barcodes.tsv"), barcodes),
+    };
+    let data = assemble(&files, &super::FeatureFilter::default())?;
+    data.validate()?;
+    Ok(data)
+}
+
+/// The contents of a folder's three files, each with the path errors name.
+struct MtxFiles<'a> {
+    matrix: (&'a Path, &'a [u8]),
+    features: (&'a Path, &'a [u8]),
+    barcodes: (&'a Path, &'a [u8]),
+}
+
+/// Spots x kept genes from the three files. The matrix header is checked against the features and barcodes
+/// before anything of the matrix's size is allocated.
+fn assemble(files: &MtxFiles, filter: &super::FeatureFilter) -> Result<SpatialData> {
+    let (feat_path, bc_path) = (files.features.0, files.barcodes.0);
+    let features = text_lines(feat_path, files.features.1)?;
+    let barcodes: Vec<String> = text_lines(bc_path, files.barcodes.1)?
         .into_iter()
         .map(|l| l.split('\t').next().unwrap_or("").to_string())
         .collect();
-    if features.len() != n_genes {
-        return Err(DataError::invalid(
-            &feat_path,
-            "features",
-            format!(
-                "has {} rows but matrix.mtx has {n_genes} genes (shape mismatch)",
-                features.len()
-            ),
-        ));
-    }
-    if barcodes.len() != n_spots {
-        return Err(DataError::invalid(
-            &bc_path,
-            "barcodes",
-            format!(
-                "has {} rows but matrix.mtx has {n_spots} spots (shape mismatch)",
-                barcodes.len()
-            ),
-        ));
-    }
+    let expected = ExpectedShape {
+        genes: features.len(),
+        spots: barcodes.len(),
+        features: feat_path,
+        barcodes: bc_path,
+    };
+    let (n_genes, _, genes_by_spots, dtype) =
+        parse_matrix_market(files.matrix.0, files.matrix.1, Some(&expected))?;
     let (ids, names, types, has_ids) = parse_features(&features);
-    let keep: Vec<usize> = (0..n_genes)
-        .filter(|&j| opts.feature_types.keeps(&types[j]))
-        .collect();
+    let keep: Vec<usize> = (0..n_genes).filter(|&j| filter.keeps(&types[j])).collect();
     if keep.is_empty() {
         return Err(DataError::invalid(
-            &feat_path,
+            feat_path,
             "feature type",
-            format!("no feature passes the filter {:?}", opts.feature_types),
+            format!("no feature passes the filter {filter:?}"),
         ));
     }
     let spots_by_genes = genes_by_spots.transpose();
@@ -63,21 +89,52 @@ pub fn read_mtx_dir_with(dir: &Path, opts: &ReadOptions) -> Result<SpatialData> 
         spots_by_genes.select_cols(&keep)
     };
     let var_names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
-    let mut data =
-        SpatialData::new(Matrix::Csr(x), barcodes, var_names, None).map_err(|e| e.in_file(dir))?;
+    let mut data = SpatialData::new(Matrix::Csr(x), barcodes, var_names, None)?;
+    super::check_counts(&data, files.matrix.0)?;
     if has_ids {
         data.var_ids = Some(keep.iter().map(|&j| ids[j].clone()).collect());
     }
     data.source = Some(SourceInfo {
-        path: dir.to_path_buf(),
+        path: files.matrix.0.to_path_buf(),
         format: Format::MatrixMarket,
         x_layout: "coo".into(),
         x_dtype: dtype,
     });
-
-    let data = attach_coords_for_dir(data, dir, opts)?;
-    data.validate().map_err(|e| e.in_file(dir))?;
     Ok(data)
+}
+
+/// The genes x spots shape that `features.tsv` and `barcodes.tsv` imply.
+struct ExpectedShape<'a> {
+    genes: usize,
+    spots: usize,
+    features: &'a Path,
+    barcodes: &'a Path,
+}
+
+impl ExpectedShape<'_> {
+    fn check(&self, genes: usize, spots: usize) -> Result<()> {
+        if self.genes != genes {
+            return Err(DataError::invalid(
+                self.features,
+                "features",
+                format!(
+                    "has {} rows but matrix.mtx has {genes} genes (shape mismatch)",
+                    self.genes
+                ),
+            ));
+        }
+        if self.spots != spots {
+            return Err(DataError::invalid(
+                self.barcodes,
+                "barcodes",
+                format!(
+                    "has {} rows but matrix.mtx has {spots} spots (shape mismatch)",
+                    self.spots
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The matrix, features and barcodes files of a 10x MatrixMarket folder (gzipped or not).
@@ -175,10 +232,9 @@ fn discover_coords(dir: &Path) -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
-fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let bytes = super::read_maybe_gz(path)?;
+fn text_lines(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
     let text =
-        String::from_utf8(bytes).map_err(|_| DataError::invalid(path, "text", "is not UTF-8"))?;
+        std::str::from_utf8(bytes).map_err(|_| DataError::invalid(path, "text", "is not UTF-8"))?;
     Ok(text
         .lines()
         .filter(|l| !l.is_empty())
@@ -189,7 +245,15 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
 /// Parse a MatrixMarket `coordinate` file (real, integer or pattern; general) into CSR of the stored
 /// orientation (rows x cols as in the header). Duplicate entries are summed, as scipy does.
 pub fn read_matrix_market(path: &Path) -> Result<(usize, usize, CsrMatrix, String)> {
-    let bytes = super::read_maybe_gz(path)?;
+    parse_matrix_market(path, &super::read_maybe_gz(path)?, None)
+}
+
+/// [`read_matrix_market`] on the file's bytes; with `expected`, the size line must match it.
+fn parse_matrix_market(
+    path: &Path,
+    bytes: &[u8],
+    expected: Option<&ExpectedShape>,
+) -> Result<(usize, usize, CsrMatrix, String)> {
     let bad =
         |line: usize, problem: String| DataError::invalid(path, format!("line {line}"), problem);
     let mut lines = bytes.split(|&b| b == b'\n').enumerate();
@@ -222,6 +286,15 @@ pub fn read_matrix_market(path: &Path) -> Result<(usize, usize, CsrMatrix, Strin
                 if r > u32::MAX as usize || c > u32::MAX as usize {
                     return Err(bad(line_no, "matrix too large".into()));
                 }
+                if let Some(shape) = expected {
+                    shape.check(r, c)?;
+                }
+                if t3.and_then(|_| it.next()).is_some() {
+                    return Err(bad(
+                        line_no,
+                        "the size line has more than three numbers".into(),
+                    ));
+                }
                 size = Some((r, c, nnz));
                 let cap = nnz.min(bytes.len() / 4 + 1);
                 row_idx.reserve(cap);
@@ -240,6 +313,12 @@ pub fn read_matrix_market(path: &Path) -> Result<(usize, usize, CsrMatrix, Strin
                     ));
                 }
                 let v = parse_value(t3, &field, line_no, &bad)?;
+                if it.next().is_some() {
+                    return Err(bad(
+                        line_no,
+                        "has more than 3 fields (an entry is 'row column value')".into(),
+                    ));
+                }
                 row_idx.push((i - 1) as u32);
                 col_idx.push((j - 1) as u32);
                 vals.push(v);
@@ -305,18 +384,31 @@ fn parse_value(
     bad: &impl Fn(usize, String) -> DataError,
 ) -> Result<f32> {
     if field == "pattern" {
-        return Ok(1.0);
+        return match t3 {
+            None => Ok(1.0),
+            Some(_) => Err(bad(
+                line_no,
+                "has a value, but a pattern entry is 'row column'".into(),
+            )),
+        };
     }
     let t = t3.ok_or_else(|| bad(line_no, "missing value".into()))?;
-    let v: f32 = std::str::from_utf8(t)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            bad(
-                line_no,
-                format!("bad value '{}'", String::from_utf8_lossy(t)),
-            )
-        })?;
+    let text = std::str::from_utf8(t).ok();
+    let parsed = if field == "integer" {
+        // An integer file promises integers: 2.5 there is a corrupt file, not a count.
+        text.and_then(|s| s.parse::<i64>().ok()).map(|v| v as f32)
+    } else {
+        text.and_then(|s| s.parse::<f32>().ok())
+    };
+    let v = parsed.ok_or_else(|| {
+        bad(
+            line_no,
+            format!(
+                "bad value '{}' (the header says the values are {field})",
+                String::from_utf8_lossy(t)
+            ),
+        )
+    })?;
     if !v.is_finite() {
         return Err(bad(line_no, format!("value {v} is not finite")));
     }
@@ -439,6 +531,79 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("not finite")
+        );
+    }
+
+    const FEATURES: &[u8] = b"G1\tGene1\tGene Expression\nG2\tGene2\tGene Expression\n";
+    const BARCODES: &[u8] = b"AAA-1\nCCC-1\nGGG-1\n";
+
+    fn folder(matrix: &str) -> Result<SpatialData> {
+        read_mtx_bytes(matrix.as_bytes(), FEATURES, BARCODES)
+    }
+
+    #[test]
+    fn a_header_larger_than_the_features_is_refused_before_allocating() {
+        // Before the check moved ahead of the allocation, this header made the reader allocate gigabytes.
+        let e = folder(
+            "%%MatrixMarket matrix coordinate integer general\n1000000000 1000000000 1\n1 1 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("features.tsv") && e.contains("1000000000 genes"),
+            "{e}"
+        );
+        let e = folder("%%MatrixMarket matrix coordinate integer general\n2 4000000000 1\n1 1 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("barcodes.tsv") && e.contains("4000000000 spots"),
+            "{e}"
+        );
+        assert_eq!(
+            folder("%%MatrixMarket matrix coordinate integer general\n2 3 1\n2 3 7\n")
+                .unwrap()
+                .x
+                .to_dense()[[2, 1]],
+            7.0
+        );
+    }
+
+    #[test]
+    fn integer_files_hold_integers_and_three_fields() {
+        let head = "%%MatrixMarket matrix coordinate integer general\n2 3 1\n";
+        let e = folder(&format!("{head}1 1 2.5\n")).unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("2.5") && e.contains("integer"),
+            "{e}"
+        );
+        let e = folder(&format!("{head}1 1 2 9\n")).unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("more than 3 fields"),
+            "{e}"
+        );
+        let e = folder("%%MatrixMarket matrix coordinate integer general\n2 3 1 5\n1 1 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("more than three"), "{e}");
+        let e = folder("%%MatrixMarket matrix coordinate pattern general\n2 3 1\n1 1 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pattern entry"), "{e}");
+        assert!(folder("%%MatrixMarket matrix coordinate real general\n2 3 1\n1 1 2.5\n").is_ok());
+    }
+
+    #[test]
+    fn negative_counts_are_refused_naming_spot_and_gene() {
+        let e = folder("%%MatrixMarket matrix coordinate integer general\n2 3 2\n1 1 4\n2 3 -3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("-3")
+                && e.contains("GGG-1")
+                && e.contains("Gene2")
+                && e.contains("negative"),
+            "{e}"
         );
     }
 }

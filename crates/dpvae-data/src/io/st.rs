@@ -31,30 +31,7 @@ pub fn read_st_tsv_with(path: &Path, alignment: Option<&Path>) -> Result<Spatial
         (path.to_path_buf(), find_alignment(dir, Some(path)))
     };
     let alignment = alignment.map(Path::to_path_buf).or(found_alignment);
-    let (spots, genes, x) = parse_count_table(&counts_path)?;
-    let n = spots.len();
-    let mut grid = Array2::<f64>::zeros((n, 2));
-    for (i, s) in spots.iter().enumerate() {
-        let (a, b) = parse_spot_id(s).ok_or_else(|| {
-            DataError::invalid(
-                &counts_path,
-                format!("row {} spot id", i + 2),
-                format!("'{s}' is not of the form XxY"),
-            )
-        })?;
-        grid[[i, 0]] = a;
-        grid[[i, 1]] = b;
-    }
-    let mut data = SpatialData::new(Matrix::Csr(x), spots, genes, Some(grid.clone()))
-        .map_err(|e| e.in_file(&counts_path))?;
-    data.obs = DataFrame::new(
-        n,
-        vec![
-            Column::new("array_x".into(), grid.column(0).to_vec()),
-            Column::new("array_y".into(), grid.column(1).to_vec()),
-        ],
-    )
-    .map_err(|e| DataError::invalid(&counts_path, "obs", e.to_string()))?;
+    let mut data = parse_st_table(&counts_path, &super::read_maybe_gz(&counts_path)?)?;
     data.source = Some(SourceInfo {
         path: path.to_path_buf(),
         format: Format::StTsv,
@@ -65,6 +42,43 @@ pub fn read_st_tsv_with(path: &Path, alignment: Option<&Path>) -> Result<Spatial
         data = apply_alignment(data, &al)?;
     }
     data.validate().map_err(|e| e.in_file(path))?;
+    Ok(data)
+}
+
+/// Read a legacy ST count table held in memory (the entry point of the fuzz target; no alignment table).
+pub fn read_st_tsv_bytes(bytes: &[u8]) -> Result<SpatialData> {
+    let data = parse_st_table(Path::new("<memory>.tsv"), bytes)?;
+    data.validate()?;
+    Ok(data)
+}
+
+/// Spots x genes with array positions (parsed from the spot ids) as coordinates and in obs.
+fn parse_st_table(counts_path: &Path, bytes: &[u8]) -> Result<SpatialData> {
+    let (spots, genes, x) = parse_count_table(counts_path, bytes)?;
+    let n = spots.len();
+    let mut grid = Array2::<f64>::zeros((n, 2));
+    for (i, s) in spots.iter().enumerate() {
+        let (a, b) = parse_spot_id(s).ok_or_else(|| {
+            DataError::invalid(
+                counts_path,
+                format!("row {} spot id", i + 2),
+                format!("'{s}' is not of the form XxY"),
+            )
+        })?;
+        grid[[i, 0]] = a;
+        grid[[i, 1]] = b;
+    }
+    let mut data = SpatialData::new(Matrix::Csr(x), spots, genes, Some(grid.clone()))
+        .map_err(|e| e.in_file(counts_path))?;
+    super::check_counts(&data, counts_path)?;
+    data.obs = DataFrame::new(
+        n,
+        vec![
+            Column::new("array_x".into(), grid.column(0).to_vec()),
+            Column::new("array_y".into(), grid.column(1).to_vec()),
+        ],
+    )
+    .map_err(|e| DataError::invalid(counts_path, "obs", e.to_string()))?;
     Ok(data)
 }
 
@@ -138,8 +152,7 @@ fn parse_spot_id(s: &str) -> Option<(f64, f64)> {
 }
 
 /// Parse the count table straight into CSR (spots x genes), skipping zeros; no per-cell allocation.
-fn parse_count_table(path: &Path) -> Result<(Vec<String>, Vec<String>, CsrMatrix)> {
-    let bytes = super::read_maybe_gz(path)?;
+fn parse_count_table(path: &Path, bytes: &[u8]) -> Result<(Vec<String>, Vec<String>, CsrMatrix)> {
     let mut lines = bytes.split(|&b| b == b'\n');
     let header = lines
         .next()
@@ -172,7 +185,10 @@ fn parse_count_table(path: &Path) -> Result<(Vec<String>, Vec<String>, CsrMatrix
         }
         let mut fields = line.split(|&b| b == b'\t');
         let spot = fields.next().unwrap_or_default();
-        spots.push(String::from_utf8_lossy(spot).into_owned());
+        let spot = std::str::from_utf8(spot).map_err(|_| {
+            DataError::invalid(path, format!("line {line_no}"), "spot id is not UTF-8")
+        })?;
+        spots.push(spot.to_string());
         let mut j = 0usize;
         for f in fields {
             if j >= n_genes {
@@ -309,4 +325,26 @@ fn apply_alignment(data: SpatialData, path: &Path) -> Result<SpatialData> {
     )
     .map_err(|e| DataError::invalid(path, "obs", e.to_string()))?;
     Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_counts_and_non_utf8_spot_ids_are_refused() {
+        let e = read_st_tsv_bytes(b"\tA\tB\n1x1\t3\t0\n2x1\t0\t-2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("-2") && e.contains("2x1") && e.contains("'B'"),
+            "{e}"
+        );
+        let e = read_st_tsv_bytes(b"\tA\n1x\xff1\t3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
+        let ok = read_st_tsv_bytes(b"\tA\tB\n1x1\t3\t0\n2x1\t0\t2\n").unwrap();
+        assert_eq!(ok.n_obs(), 2);
+    }
 }

@@ -95,6 +95,7 @@ fn read_from(h5: &H5, filter: &FeatureFilter) -> Result<SpatialData> {
 
     let mut data = SpatialData::new(Matrix::Csr(x), barcodes, var_names, None)
         .map_err(|e| e.in_file(&h5.path))?;
+    super::check_counts(&data, &h5.path)?;
     data.var = polars::prelude::DataFrame::new(
         data.var_names.len(),
         vec![

@@ -182,6 +182,26 @@ impl Preprocess {
         self.fit_shared(reference, None)
     }
 
+    /// Steps that read X as counts (totals, log1p, seurat_v3) refuse negative values: log1p of one below -1 is
+    /// NaN, and any other negative gives silently wrong totals and variances.
+    fn check_counts(&self, data: &SpatialData, role: &str) -> Result<()> {
+        let reads_counts = self.normalize_total
+            || self.log1p
+            || self.hvg.as_ref().is_some_and(|h| h.flavor.uses_counts());
+        match data.x.first_negative() {
+            Some((i, j, v)) if reads_counts => Err(DataError::data(
+                format!("the {role}'s X"),
+                format!(
+                    "value {v} at spot '{}', gene '{}' is negative, but normalize_total and log1p \
+                     expect raw counts (>= 0); give the raw counts, or for data that is already \
+                     normalised set normalize_total = false and log1p = false under [preprocess] (--config)",
+                    data.obs_names[i], data.var_names[j]
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// As [`Preprocess::fit`], restricted first to the reference genes that `query_genes` (identifiers per
     /// `align.key`) also has, so HVGs are chosen among genes the query can supply.
     pub fn fit_shared(
@@ -198,6 +218,7 @@ impl Preprocess {
             }
             None => reference,
         };
+        self.check_counts(reference, "reference")?;
         let (mut data, qc) = if self.qc.is_noop() {
             (reference.clone(), None)
         } else {
@@ -267,6 +288,7 @@ impl FittedPreprocess {
     /// Process a query (raw counts in X) exactly as the reference was.
     pub fn apply(&self, query: &SpatialData) -> Result<(SpatialData, ApplyReport)> {
         let p = &self.params;
+        p.check_counts(query, "query")?;
         let n_in = query.n_obs();
         let data = if p.qc.is_noop() {
             query.clone()
