@@ -2,7 +2,7 @@
 //! the per-spot error map and table, the calibration of the radii, and the latent's autocorrelation.
 
 use crate::common::write_table;
-use crate::sources::match_by_barcode;
+use crate::sources::{Coverage, match_by_barcode};
 use anyhow::{Context, Result};
 use dpvae::evaluate::latent_autocorrelation;
 use dpvae::uncertainty::{Uncertainty, calibration_summary};
@@ -49,9 +49,10 @@ pub fn evaluate_into(
     estimate: &CoordTable,
     latent: Option<&CoordTable>,
     k: usize,
+    coverage: Coverage,
     out: &Path,
 ) -> Result<Value> {
-    let m = match_by_barcode(truth, estimate, ("truth", "reconstruction"))?;
+    let m = match_by_barcode(truth, estimate, ("truth", "reconstruction"), coverage)?;
     let fit = dpvae_geometry::procrustes(m.a.view(), m.b.view())?;
     let report = reconstruction_error(m.a.view(), m.b.view(), &ProcrustesAligner)?;
     let uncertainty = matched_uncertainty(estimate, &m.rows_b)?;
@@ -75,8 +76,6 @@ pub fn evaluate_into(
         }
         None => None,
     };
-    write_table(&out.join("per_spot_error.csv"), &table)?;
-
     let mut summary = json!({
         "n_spots": m.barcodes.len(),
         "procrustes_disparity": fit.disparity,
@@ -91,16 +90,22 @@ pub fn evaluate_into(
     if let Some(c) = &calibration {
         summary["calibration"] = serde_json::to_value(c)?;
     }
+    // Everything that can fail on the input is computed before the first file is written.
+    let mut autocorr_csv = None;
     if let Some(latent) = latent {
-        let lm = match_by_barcode(truth, latent, ("truth", "latent"))?;
+        let lm = match_by_barcode(truth, latent, ("truth", "latent"), Coverage::Full)?;
         let ac = latent_autocorrelation(lm.a.view(), lm.b.view(), k, "X_dpvae_")?.table;
         let mut buf = Vec::new();
         ac.write_csv(&mut buf)?;
-        dpvae_data::atomic::write_bytes_atomic(&out.join("latent_autocorr.csv"), &buf)?;
+        autocorr_csv = Some(buf);
         summary["latent_morans_i"] =
             json!(ac.rows.iter().map(|r| r.moran.value).collect::<Vec<_>>());
         summary["latent_gearys_c"] =
             json!(ac.rows.iter().map(|r| r.geary.value).collect::<Vec<_>>());
+    }
+    write_table(&out.join("per_spot_error.csv"), &table)?;
+    if let Some(buf) = autocorr_csv {
+        dpvae_data::atomic::write_bytes_atomic(&out.join("latent_autocorr.csv"), &buf)?;
     }
     let pts = |a: &Array2<f64>| {
         a.rows()

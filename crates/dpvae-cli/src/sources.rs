@@ -64,8 +64,27 @@ pub fn barcode_index(barcodes: &[String]) -> HashMap<&str, usize> {
         .collect()
 }
 
-/// Match two tables by barcode. Fewer than 3 shared barcodes is an error (nothing can be compared).
-pub fn match_by_barcode(a: &CoordTable, b: &CoordTable, what: (&str, &str)) -> Result<Matched> {
+/// How many of two tables' barcodes must be shared for a comparison to mean something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// At least [`MIN_SHARED_FRACTION`] of the larger table: Visium barcodes repeat across slides, so the
+    /// wrong section's truth can share thousands of barcodes and still give a plausible disparity.
+    Full,
+    /// Any 3 or more (`--allow-partial`), with a warning.
+    Partial,
+}
+
+/// The share of the larger table's barcodes that [`Coverage::Full`] requires.
+pub const MIN_SHARED_FRACTION: f64 = 0.9;
+
+/// Match two tables by barcode. Fewer than 3 shared barcodes is an error (nothing can be compared), and so is
+/// a share below [`MIN_SHARED_FRACTION`] under [`Coverage::Full`].
+pub fn match_by_barcode(
+    a: &CoordTable,
+    b: &CoordTable,
+    what: (&str, &str),
+    coverage: Coverage,
+) -> Result<Matched> {
     let index = barcode_index(&b.barcodes);
     let mut rows_a = Vec::new();
     let mut rows_b = Vec::new();
@@ -87,6 +106,22 @@ pub fn match_by_barcode(a: &CoordTable, b: &CoordTable, what: (&str, &str)) -> R
     }
     let only_in_a = a.barcodes.len() - rows_a.len();
     let only_in_b = b.barcodes.len() - rows_b.len();
+    let larger = a.barcodes.len().max(b.barcodes.len());
+    let shared = rows_a.len() as f64 / larger as f64;
+    if coverage == Coverage::Full && shared < MIN_SHARED_FRACTION {
+        bail!(
+            "the {} and the {} share only {} of their barcodes ({} of {} and {}); below {:.0}% they may be \
+             different sections (Visium barcodes repeat across slides). Pass --allow-partial to compare the \
+             shared spots anyway",
+            what.0,
+            what.1,
+            format!("{:.1}%", 100.0 * shared),
+            rows_a.len(),
+            a.barcodes.len(),
+            b.barcodes.len(),
+            100.0 * MIN_SHARED_FRACTION
+        );
+    }
     if only_in_a + only_in_b > 0 {
         tracing::warn!(
             "{} barcodes only in the {}, {} only in the {}; comparing the {} shared spots",

@@ -98,6 +98,11 @@ fn workflow_on_simulated_tissue() {
         keys.as_array().unwrap().iter().any(|k| k == "X_dpvae"),
         "{keys}"
     );
+    // The coordinates are obsm['spatial'] in the file; inspect used to leave them out.
+    assert!(
+        keys.as_array().unwrap().iter().any(|k| k == "spatial"),
+        "{keys}"
+    );
 
     let rec = dir.path().join("rec.h5ad");
     dpvae()

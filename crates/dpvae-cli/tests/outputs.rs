@@ -166,3 +166,126 @@ fn run_checks_every_output_before_writing_any() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// `plot`, `autocorr`, `convert` and `demo` each wrote several files but checked only one: a file beside it
+/// (the `.svg`, the `.config.toml`) was overwritten without --force.
+#[test]
+fn every_output_of_every_command_is_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path());
+    let d = tmp.path();
+    let cases: Vec<(Vec<String>, PathBuf)> = vec![
+        (
+            vec![
+                "plot".into(),
+                "--out".into(),
+                d.join("fig").display().to_string(),
+            ],
+            d.join("fig.svg"),
+        ),
+        (
+            vec![
+                "plot".into(),
+                "--out".into(),
+                d.join("fig2").display().to_string(),
+            ],
+            d.join("fig2.config.toml"),
+        ),
+        (
+            vec![
+                "autocorr".into(),
+                "--out".into(),
+                d.join("ac.csv").display().to_string(),
+            ],
+            d.join("ac.config.toml"),
+        ),
+        (
+            vec![
+                "convert".into(),
+                "--out".into(),
+                d.join("c.csv").display().to_string(),
+            ],
+            d.join("c.config.toml"),
+        ),
+        (
+            vec![
+                "demo".into(),
+                "--out".into(),
+                d.join("demo").display().to_string(),
+            ],
+            d.join("demo/training_curves.svg"),
+        ),
+    ];
+    for (args, existing) in cases {
+        std::fs::create_dir_all(existing.parent().unwrap()).unwrap();
+        std::fs::write(&existing, "earlier result").unwrap();
+        let mut c = dpvae();
+        c.args(&args);
+        if args[0] != "demo" {
+            c.arg(&data);
+        }
+        c.assert().failure().stderr(
+            predicate::str::contains(existing.file_name().unwrap().to_string_lossy())
+                .and(predicate::str::contains("--force")),
+        );
+        assert_eq!(
+            std::fs::read_to_string(&existing).unwrap(),
+            "earlier result",
+            "{args:?}"
+        );
+    }
+}
+
+/// A `run` or `evaluate` that fails on its input writes nothing: `run` used to leave a complete `model/`
+/// when placement failed, and `evaluate` a `per_spot_error.csv` when its kNN graph could not be built.
+#[test]
+fn a_command_that_fails_on_its_input_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path());
+    let tissue = dpvae_data::io::read(&data).unwrap();
+    let tiny = tmp.path().join("tiny.h5ad");
+    dpvae_data::io::h5ad::write_h5ad(&tiny, &tissue.select_obs(&[0, 1, 2]).unwrap()).unwrap();
+    let out = tmp.path().join("run");
+    dpvae()
+        .arg("run")
+        .args(QUICK)
+        .arg("--out")
+        .arg(&out)
+        .arg(&data)
+        .arg(&tiny)
+        .assert()
+        .failure();
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a failed run left {left:?}");
+
+    dpvae()
+        .arg("run")
+        .args(QUICK)
+        .arg("--out")
+        .arg(&out)
+        .arg(&data)
+        .arg(&data)
+        .assert()
+        .success();
+    let evaluation = tmp.path().join("evaluation");
+    dpvae()
+        .args(["evaluate", "--k", "300", "--out"])
+        .arg(&evaluation)
+        .arg(out.join("query_dpvae.h5ad"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("300"));
+    assert!(
+        !evaluation.exists(),
+        "a failed evaluate wrote into its folder"
+    );
+    dpvae()
+        .args(["evaluate", "--k", "0", "--out"])
+        .arg(&evaluation)
+        .arg(out.join("query_dpvae.h5ad"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--k").and(predicate::str::contains("1 or more")));
+}

@@ -63,11 +63,36 @@ impl Default for SimulateParams {
     }
 }
 
+/// Most spots: the outline's candidate grid holds about three times as many points, each about 100 bytes.
+pub const MAX_SPOTS: usize = 10_000_000;
+/// Most genes.
+pub const MAX_GENES: usize = 100_000;
+/// Most spot x gene counts drawn: each is a random draw, and 5e9 of them take over an hour.
+pub const MAX_DRAWS: usize = 5_000_000_000;
+
 impl SimulateParams {
     pub fn check(&self) -> Result<()> {
         let bad = |msg: String| Err(DataError::data("simulate", msg));
         if self.n_spots < 10 {
             return bad(format!("n_spots must be at least 10, got {}", self.n_spots));
+        }
+        if self.n_spots > MAX_SPOTS {
+            return bad(format!(
+                "n_spots must be at most {MAX_SPOTS}, got {}",
+                self.n_spots
+            ));
+        }
+        if self.n_genes > MAX_GENES {
+            return bad(format!(
+                "n_genes must be at most {MAX_GENES}, got {}",
+                self.n_genes
+            ));
+        }
+        if self.n_spots.saturating_mul(self.n_genes) > MAX_DRAWS {
+            return bad(format!(
+                "{} spots x {} genes is more than the {MAX_DRAWS} counts dpvae simulates at once",
+                self.n_spots, self.n_genes
+            ));
         }
         if self.n_domains == 0 || self.n_domains > 50 {
             return bad(format!(

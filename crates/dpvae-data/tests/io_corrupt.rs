@@ -368,3 +368,70 @@ fn negative_values_are_refused_where_counts_are_expected() {
     };
     assert!(processed.fit(&d).is_ok());
 }
+
+/// Coordinates stored as strings were skipped without a word, and a categorical code of -2 read as missing.
+#[test]
+fn string_coordinates_and_bad_category_codes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut d = read_h5ad(&small_h5ad(dir)).unwrap();
+    d.obs = polars::prelude::DataFrame::new(
+        3,
+        vec![polars::prelude::Column::new(
+            "domain".into(),
+            ["L1", "L1", "WM"],
+        )],
+    )
+    .unwrap();
+    let good = dir.join("labelled.h5ad");
+    write_h5ad(&good, &d).unwrap();
+    assert_eq!(
+        read_h5ad(&good)
+            .unwrap()
+            .obs
+            .column("domain")
+            .unwrap()
+            .null_count(),
+        0
+    );
+
+    let p = corrupted(dir, &good, "code.h5ad", |f| {
+        replace(f, "obs/domain", "codes", |b| {
+            b.with_i8_data(&[0, -2, 1]);
+        });
+    });
+    expect_invalid(
+        read_h5ad(&p),
+        &p,
+        "obs/domain/codes",
+        &["entry 1 is -2", "-1 (missing)"],
+    );
+
+    let p = corrupted(dir, &good, "missing.h5ad", |f| {
+        replace(f, "obs/domain", "codes", |b| {
+            b.with_i8_data(&[0, -1, 1]);
+        });
+    });
+    assert_eq!(
+        read_h5ad(&p)
+            .unwrap()
+            .obs
+            .column("domain")
+            .unwrap()
+            .null_count(),
+        1
+    );
+
+    let p = corrupted(dir, &good, "strings.h5ad", |f| {
+        replace(f, "obsm", "spatial", |b| {
+            b.with_vlen_strings(&["0", "0", "1", "0", "0", "1"])
+                .with_shape(&[3, 2]);
+        });
+    });
+    expect_invalid(
+        read_h5ad(&p),
+        &p,
+        "obsm/spatial",
+        &["not numbers", "coordinates"],
+    );
+}

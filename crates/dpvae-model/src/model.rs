@@ -58,6 +58,12 @@ impl std::str::FromStr for Likelihood {
 /// both ([`crate::TrainConfig::seed`], [`crate::TrainConfig::lambda_init`]) and hands them to
 /// [`ModelConfig::init_with`]. Model directories written when this struct still had `seed` and `lambda_init`
 /// load unchanged: the keys are ignored (the weights, `lambda` included, come from the record).
+/// The widest hidden layer dpvae builds: wider only costs memory and time on a few thousand spots.
+pub const MAX_HIDDEN_WIDTH: usize = 16_384;
+
+/// The most weights a model may have: 10^8 f32 is 400 MB, and Adam keeps two more copies.
+pub const MAX_PARAMETERS: usize = 100_000_000;
+
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
     /// Number of genes (input and output width).
@@ -94,6 +100,21 @@ impl ModelConfig {
                 self.hidden
             )));
         }
+        if let Some(w) = self.hidden.iter().find(|&&w| w > MAX_HIDDEN_WIDTH) {
+            return Err(ModelError::InvalidConfig(format!(
+                "a hidden layer of {w} units is more than the {MAX_HIDDEN_WIDTH} dpvae allows (hidden {:?})",
+                self.hidden
+            )));
+        }
+        if self.n_parameters() > MAX_PARAMETERS {
+            return Err(ModelError::InvalidConfig(format!(
+                "hidden {:?} with {} genes makes {} weights, more than the {MAX_PARAMETERS} (about 400 MB \
+                 of f32, before the optimiser's two copies) dpvae allows",
+                self.hidden,
+                self.n_genes,
+                self.n_parameters()
+            )));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(ModelError::InvalidConfig(format!(
                 "dropout must be in [0, 1), got {}",
@@ -101,6 +122,22 @@ impl ModelConfig {
             )));
         }
         Ok(())
+    }
+
+    /// Weights and biases of encoder and decoder (saturating, so absurd sizes cannot overflow).
+    pub fn n_parameters(&self) -> usize {
+        let mut enc = vec![self.n_genes];
+        enc.extend(&self.hidden);
+        enc.push(2 * self.latent_dim);
+        let mut dec = vec![self.latent_dim];
+        dec.extend(self.hidden.iter().rev());
+        dec.push(self.n_genes);
+        [enc, dec]
+            .iter()
+            .flat_map(|w| w.windows(2))
+            .fold(0usize, |n, w| {
+                n.saturating_add(w[0].saturating_mul(w[1]).saturating_add(w[1]))
+            })
     }
 
     /// Build the network with seed 0 and `lambda = 1`: the shape a saved record is loaded into, or a

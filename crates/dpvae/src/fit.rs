@@ -50,6 +50,7 @@ pub struct Trained {
 /// Refuse settings that cannot work on `reference` before anything is computed.
 fn check_reference(reference: &SpatialData, settings: &TrainSettings) -> Result<()> {
     settings.placement.check()?;
+    settings.model.check()?;
     if settings.train.alpha2 > 0.0 && !reference.has_spatial() {
         bail!(
             "the reference has no coordinates, which the distance-preserving loss needs; give a reference \

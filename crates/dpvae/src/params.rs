@@ -150,9 +150,7 @@ impl DpVaeParams {
         if s.model.dropout >= 1.0 || t.validation_fraction >= 1.0 {
             bail!("dropout and validation_fraction must be below 1");
         }
-        if s.model.latent_dim == 0 || s.model.hidden.contains(&0) {
-            bail!("latent_dim and every hidden width must be positive");
-        }
+        s.model.check()?;
         s.placement.check()?;
         Ok(DpVaeValidParams(self))
     }

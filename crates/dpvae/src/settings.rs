@@ -40,6 +40,24 @@ impl ModelSettings {
         }
     }
 
+    /// Refuse a shape that cannot be built, before any data is read: the network's own check (which needs the
+    /// number of genes) runs again when it is built.
+    pub fn check(&self) -> crate::Result<()> {
+        if self.latent_dim == 0 || self.hidden.contains(&0) {
+            return Err(crate::Error::Invalid(
+                "latent_dim and every hidden width must be positive".into(),
+            ));
+        }
+        let max = dpvae_model::model::MAX_HIDDEN_WIDTH;
+        if let Some(w) = self.hidden.iter().find(|&&w| w > max) {
+            return Err(crate::Error::Invalid(format!(
+                "a hidden layer of {w} units is more than the {max} dpvae allows (hidden {:?})",
+                self.hidden
+            )));
+        }
+        Ok(())
+    }
+
     /// The paper's network: one hidden layer of 124, a 2-d latent.
     pub fn paper() -> Self {
         ModelSettings {

@@ -13,7 +13,7 @@ pub struct AutocorrSettings {
     #[arg(long, default_value = "genes")]
     pub features: String,
     /// Neighbours per spot in the kNN graph.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::neighbours)]
     pub k: usize,
     /// Weight transform: binary (w_ij = 1 for the k nearest neighbours of i, the paper) or row (rows scaled to
     /// sum to 1, squidpy's default).

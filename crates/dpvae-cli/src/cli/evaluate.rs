@@ -12,8 +12,11 @@ pub struct EvaluateSettings {
     #[arg(long, default_value = "spatial_dpvae")]
     pub estimate_key: String,
     /// Neighbours in the kNN graph for Moran's I / Geary's C.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::neighbours)]
     pub k: usize,
+    /// Compare the shared spots even when the truth and the estimate share under 90% of their barcodes.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,8 +35,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command accepts. `--seed` and `--backend` are settings (part of the effective configuration of
-/// the commands they affect); the others say how to run, not what to compute.
 /// Most worker threads: each is an OS thread with its own stack, and far more than the cores only costs memory
 /// (100000 used to start, and never finish).
 pub const MAX_THREADS: usize = 1024;
@@ -51,6 +49,15 @@ pub fn finite_f64(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A kNN neighbour count: at least 1 (k = 0 is a graph with no edges); k below the number of spots is
+/// checked where the spots are known.
+pub fn neighbours(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(k) if k >= 1 => Ok(k),
+        _ => Err("expected a whole number of neighbours, 1 or more".into()),
+    }
+}
+
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
@@ -58,6 +65,8 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Options every command accepts. `--seed` and `--backend` are settings (part of the effective configuration of
+/// the commands they affect); the others say how to run, not what to compute.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {

@@ -20,6 +20,10 @@ pub struct ProcrustesSettings {
     /// Print one JSON object (disparity, n, scale, ..., config) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Compare the shared spots even when the truth and the estimate share under 90% of their barcodes
+    /// (Visium barcodes repeat across slides, so a partial match can be the wrong section).
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Args)]

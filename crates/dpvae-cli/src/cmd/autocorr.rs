@@ -8,7 +8,7 @@ use crate::cli::autocorr::AutocorrArgs;
 use crate::config::{Invocation, beside};
 
 pub fn run(inv: &Invocation, args: AutocorrArgs) -> Result<()> {
-    let Some(s) = inv.prepare(&args.settings, &[&args.out])? else {
+    let Some(s) = inv.prepare(&args.settings, &[&args.out, &beside(&args.out)])? else {
         return Ok(());
     };
     let mut data = io::read(&args.input)

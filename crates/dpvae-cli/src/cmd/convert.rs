@@ -7,13 +7,13 @@ use crate::cli::convert::ConvertArgs;
 use crate::config::{Invocation, beside};
 
 pub fn run(inv: &Invocation, args: ConvertArgs) -> Result<()> {
-    let Some(s) = inv.prepare(&args.settings, &[&args.output])? else {
+    let output = args.output()?;
+    let Some(s) = inv.prepare(&args.settings, &[&output, &beside(&output)])? else {
         return Ok(());
     };
     let mut data = io::read(&args.input)
         .with_context(|| format!("could not read {}", args.input.display()))?;
-    let ext = args
-        .output
+    let ext = output
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
@@ -24,7 +24,7 @@ pub fn run(inv: &Invocation, args: ConvertArgs) -> Result<()> {
                 &s,
                 serde_json::json!({"input": args.input.display().to_string()}),
             )?;
-            io::h5ad::write_h5ad(&args.output, &data)?
+            io::h5ad::write_h5ad(&output, &data)?
         }
         "csv" | "parquet" => {
             let table = io::tables::CoordTable::from_spatial(&data, None).with_context(|| {
@@ -34,20 +34,20 @@ pub fn run(inv: &Invocation, args: ConvertArgs) -> Result<()> {
                 )
             })?;
             if ext == "csv" {
-                io::tables::write_coords_csv(&args.output, &table)?;
+                io::tables::write_coords_csv(&output, &table)?;
             } else {
-                io::tables::write_coords_parquet(&args.output, &table)?;
+                io::tables::write_coords_parquet(&output, &table)?;
             }
-            inv.write_config(&beside(&args.output), &s)?;
+            inv.write_config(&beside(&output), &s)?;
         }
         other => bail!(
             "cannot tell what to write from the output name {} (extension '{other}'): use .h5ad for a full dataset, or .csv / .parquet for a coordinate table",
-            args.output.display()
+            output.display()
         ),
     }
     tracing::info!(
         "wrote {} ({} spots x {} genes)",
-        args.output.display(),
+        output.display(),
         data.n_obs(),
         data.n_vars()
     );

@@ -31,8 +31,27 @@ struct ModelResult {
     history: dpvae_model::History,
 }
 
+/// Every file the demo writes into its folder, all checked before any work.
+fn demo_outputs(out: &std::path::Path) -> Vec<std::path::PathBuf> {
+    [
+        "reconstruction.png",
+        "reconstruction.svg",
+        "training_curves.png",
+        "training_curves.svg",
+        "history_vae.csv",
+        "history_dpvae.csv",
+        "results.json",
+        CONFIG_FILE,
+    ]
+    .iter()
+    .map(|f| out.join(f))
+    .collect()
+}
+
 pub fn run(inv: &Invocation, args: DemoArgs) -> Result<()> {
-    let Some(s) = inv.prepare(&args.settings, &[&args.out.join("results.json")])? else {
+    let outputs = demo_outputs(&args.out);
+    let outputs: Vec<&std::path::Path> = outputs.iter().map(|p| p.as_path()).collect();
+    let Some(s) = inv.prepare(&args.settings, &outputs)? else {
         return Ok(());
     };
     let global = inv.global;

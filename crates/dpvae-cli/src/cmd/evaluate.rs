@@ -6,7 +6,7 @@ use dpvae_data::io::tables::CoordTable;
 
 use crate::cli::evaluate::EvaluateArgs;
 use crate::config::{CONFIG_FILE, Invocation};
-use crate::sources::read_coord_source;
+use crate::sources::{Coverage, read_coord_source};
 
 use crate::evaluation::{estimate_table, evaluate_into, evaluation_outputs, latent_table};
 
@@ -36,7 +36,12 @@ pub fn run(inv: &Invocation, args: EvaluateArgs) -> Result<()> {
         estimate
     };
     let latent = latent_table(&data)?;
-    let summary = evaluate_into(&truth, &estimate, latent.as_ref(), s.k, &args.out)?;
+    let coverage = if s.allow_partial {
+        Coverage::Partial
+    } else {
+        Coverage::Full
+    };
+    let summary = evaluate_into(&truth, &estimate, latent.as_ref(), s.k, coverage, &args.out)?;
     inv.write_config(&args.out.join(CONFIG_FILE), &s)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

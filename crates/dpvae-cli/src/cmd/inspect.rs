@@ -51,12 +51,22 @@ pub fn summarize(data: &SpatialData) -> serde_json::Value {
         }),
         "obs_columns": data.obs.get_column_names().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
         "var_columns": data.var.get_column_names().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-        "obsm_keys": data.obsm.keys().cloned().collect::<Vec<_>>(),
+        "obsm_keys": obsm_keys(data),
         "layers": data.layers.keys().cloned().collect::<Vec<_>>(),
         "uns_keys": data.uns.keys().cloned().collect::<Vec<_>>(),
         "first_obs": data.obs_names.iter().take(3).cloned().collect::<Vec<_>>(),
         "first_vars": data.var_names.iter().take(5).cloned().collect::<Vec<_>>(),
     })
+}
+
+/// The obsm keys as anndata shows them: the coordinates are held apart in memory but are `obsm['spatial']`.
+fn obsm_keys(data: &dpvae_data::SpatialData) -> Vec<String> {
+    let mut keys: Vec<String> = data.obsm.keys().cloned().collect();
+    if data.has_spatial() {
+        keys.push("spatial".into());
+        keys.sort();
+    }
+    keys
 }
 
 fn print_text(s: &serde_json::Value) {

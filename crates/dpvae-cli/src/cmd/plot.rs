@@ -62,7 +62,9 @@ fn radii(data: &dpvae_data::SpatialData, level: u8) -> Result<Vec<f64>> {
 
 pub fn run(inv: &Invocation, args: PlotArgs) -> Result<()> {
     let png = args.out.with_extension("png");
-    let Some(s) = inv.prepare(&args.settings, &[&png])? else {
+    let svg = args.out.with_extension("svg");
+    let config = beside(&args.out);
+    let Some(s) = inv.prepare(&args.settings, &[&png, &svg, &config])? else {
         return Ok(());
     };
     let data = io::read(&args.input)

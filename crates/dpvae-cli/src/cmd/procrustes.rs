@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::cli::procrustes::ProcrustesArgs;
 use crate::config::Invocation;
-use crate::sources::{match_by_barcode, read_coord_source};
+use crate::sources::{Coverage, match_by_barcode, read_coord_source};
 
 pub fn run(inv: &Invocation, args: ProcrustesArgs) -> Result<()> {
     let Some(s) = inv.settings(&args.settings)? else {
@@ -13,14 +13,19 @@ pub fn run(inv: &Invocation, args: ProcrustesArgs) -> Result<()> {
     };
     let truth = read_coord_source(&args.truth, &s.truth_key)?;
     let estimate = read_coord_source(&args.estimate, &s.estimate_key)?;
-    let m = match_by_barcode(&truth, &estimate, ("truth", "estimate"))?;
+    let coverage = if s.allow_partial {
+        Coverage::Partial
+    } else {
+        Coverage::Full
+    };
+    let m = match_by_barcode(&truth, &estimate, ("truth", "estimate"), coverage)?;
     let fit = dpvae_geometry::ProcrustesParams::new()
         .allow_reflection(!s.no_reflection)
         .fit(m.a.view(), m.b.view())?;
     let r = &fit.residuals;
     let mut sorted: Vec<f64> = r.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
+    let median = dpvae_core::stats::median_sorted(&sorted);
     let summary = json!({
         "disparity": fit.disparity,
         "n": m.barcodes.len(),

@@ -17,6 +17,7 @@ use crate::common::{check_output, write_table};
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::evaluation::{evaluate_into, evaluation_outputs, latent_table};
 use crate::progress::TrainProgress;
+use crate::sources::Coverage;
 use crate::training::{TrainingParts, TrainingSettings};
 
 /// The settings of `dpvae run`: those of `dpvae train`, plus a [reconstruct] table.
@@ -110,13 +111,6 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         Some(&query_genes),
         &mut progress,
     )?;
-    // Replaced in one atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
-    trained.model.save(&model_dir)?;
-    trained
-        .outcome
-        .history
-        .write_csv(&model_dir.join("history.csv"))?;
-
     let method = settings.reconstruct.method;
     let opts = PlaceOptions {
         backend: settings.backend,
@@ -135,9 +129,33 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         "uncertainty": placed.uncertainty.is_some(),
     });
     inv.record(&mut query, &settings, details)?;
+    // Evaluation is computed (and its files written) before the other outputs: it is the last step that can
+    // fail on the input (a query of too few spots for its kNN graph, say).
+    let coords = placed.coord_table(query.obs_names.clone())?;
+    let evaluation = match &query.spatial {
+        Some(truth) => {
+            let truth = CoordTable::new(query.obs_names.clone(), truth.clone())?;
+            let latent = latent_table(&query)?;
+            Some(evaluate_into(
+                &truth,
+                &coords,
+                latent.as_ref(),
+                5,
+                Coverage::Full,
+                &args.out,
+            )?)
+        }
+        None => None,
+    };
+    // Nothing else is written until training, placement and evaluation have all succeeded. The model is replaced in one
+    // atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
+    trained.model.save(&model_dir)?;
+    trained
+        .outcome
+        .history
+        .write_csv(&model_dir.join("history.csv"))?;
     io::h5ad::write_h5ad(&out_h5ad, &query)?;
     inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
-    let coords = placed.coord_table(query.obs_names.clone())?;
     write_table(&args.out.join("query_coords.csv"), &coords)?;
     inv.note(format!(
         "wrote {} and {}",
@@ -145,10 +163,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         args.out.join("query_coords.csv").display()
     ));
 
-    if let Some(truth) = &query.spatial {
-        let truth = CoordTable::new(query.obs_names.clone(), truth.clone())?;
-        let latent = latent_table(&query)?;
-        let summary = evaluate_into(&truth, &coords, latent.as_ref(), 5, &args.out)?;
+    if let Some(summary) = evaluation {
         println!(
             "query has true coordinates: Procrustes disparity {:.4}, median per-spot error {:.3} (evaluation.json, error_map.png)",
             summary["procrustes_disparity"].as_f64().unwrap_or(f64::NAN),

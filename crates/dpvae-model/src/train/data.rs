@@ -182,6 +182,13 @@ fn centred_coords(c: ArrayView2<'_, f64>, n: usize) -> Result<Vec<f32>> {
             "coordinates contain NaN or infinity".into(),
         ));
     }
+    let first = c.row(0);
+    if c.rows().into_iter().all(|r| r == first) {
+        // The distance-preservation term and lambda's scale would be 0/0: nothing spatial to learn.
+        return Err(ModelError::InvalidInput(format!(
+            "the coordinates have no spread: every one of the {n} spots is at one position {first}"
+        )));
+    }
     let mean = c.mean_axis(ndarray::Axis(0)).expect("n >= 2");
     let centred = c.rows().into_iter().flat_map(|r| {
         r.iter()

@@ -254,8 +254,14 @@ fn decode_categorical(
 ) -> Result<Series> {
     let mut out: Vec<Option<&str>> = Vec::with_capacity(codes.len());
     for (i, &c) in codes.iter().enumerate() {
-        if c < 0 {
+        if c == -1 {
+            // pandas writes -1, and only -1, for a missing value.
             out.push(None);
+        } else if c < 0 {
+            return Err(h5.invalid(
+                &format!("{object}/codes"),
+                format!("entry {i} is {c}; a code is a category number or -1 (missing)"),
+            ));
         } else {
             let label = cats.get(c as usize).ok_or_else(|| {
                 h5.invalid(

@@ -158,8 +158,19 @@ pub(super) fn read_obsm(
     let g = h5.group("obsm")?;
     for (key, kind) in h5.children(&g, "obsm")? {
         let object = format!("obsm/{key}");
+        // Other entries that dpvae cannot hold are skipped, but the coordinates are never dropped silently.
+        let unusable = |problem: String| -> Result<()> {
+            if key == "spatial" {
+                return Err(h5.invalid(
+                    &object,
+                    format!("{problem}; coordinates must be a numeric n x 2 or n x 3 array"),
+                ));
+            }
+            tracing::debug!(object, problem, "skipping obsm entry");
+            Ok(())
+        };
         if kind != Kind::Dataset {
-            tracing::debug!(object, "skipping non-array obsm entry");
+            unusable("is not an array (a dataframe or sparse matrix?)".into())?;
             continue;
         }
         let ds = h5.dataset(&object)?;
@@ -174,7 +185,7 @@ pub(super) fn read_obsm(
         }
         let dt = h5.dtype(&ds, &object)?;
         if !(is_integer(&dt) || is_float(&dt)) {
-            tracing::debug!(object, "skipping non-numeric obsm entry");
+            unusable(format!("has type {dt}, not numbers"))?;
             continue;
         }
         let shape = h5.shape(&ds, &object)?;
@@ -182,7 +193,7 @@ pub(super) fn read_obsm(
             [r] => (*r, 1),
             [r, c] => (*r, *c),
             _ => {
-                tracing::debug!(object, ?shape, "skipping obsm entry that is not 1-D or 2-D");
+                unusable(format!("has shape {shape:?}, not 1-D or 2-D"))?;
                 continue;
             }
         };
