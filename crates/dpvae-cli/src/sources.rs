@@ -110,12 +110,12 @@ pub fn match_by_barcode(
     let shared = rows_a.len() as f64 / larger as f64;
     if coverage == Coverage::Full && shared < MIN_SHARED_FRACTION {
         bail!(
-            "the {} and the {} share only {} of their barcodes ({} of {} and {}); below {:.0}% they may be \
+            "the {} and the {} share only {:.1}% of their barcodes ({} of {} and {}); below {:.0}% they may be \
              different sections (Visium barcodes repeat across slides). Pass --allow-partial to compare the \
              shared spots anyway",
             what.0,
             what.1,
-            format!("{:.1}%", 100.0 * shared),
+            100.0 * shared,
             rows_a.len(),
             a.barcodes.len(),
             b.barcodes.len(),
