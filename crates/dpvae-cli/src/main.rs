@@ -10,6 +10,7 @@ use dpvae_cli::{cmd, common};
 
 fn main() -> ExitCode {
     quiet_broken_pipe();
+    clean_up_on_interrupt();
     // Keep the raw matches: they tell flags typed on the command line from defaults (see config.rs).
     let matches = cli::Cli::command().get_matches();
     let cli = match cli::Cli::from_arg_matches(&matches) {
@@ -41,6 +42,42 @@ fn quiet_broken_pipe() {
     // SAFETY: restores the default disposition of one signal before any thread is started.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Ctrl-C or a SIGTERM used to leave the hidden `.NAME.tmp-PID` files and model directories being written
+/// (one of 637 MB). SIGINT and SIGTERM are blocked in every thread (the mask is set here, before any thread
+/// starts, and inherited) and taken by one thread, which removes what is being written and then lets the
+/// signal end the process as it would have (a SIGKILL cannot be caught: docs/formats.md says what it leaves).
+fn clean_up_on_interrupt() {
+    #[cfg(unix)]
+    // SAFETY: sigset_t is plain data initialised by sigemptyset; the mask is changed before any other thread
+    // exists, so every thread inherits it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let mut sig: libc::c_int = 0;
+                if libc::sigwait(&set, &mut sig) != 0 {
+                    return;
+                }
+                dpvae_core::atomic::remove_in_flight(|_| {
+                    // Die of the signal itself, so the parent sees what happened (exit status 130 / 143).
+                    libc::signal(sig, libc::SIG_DFL);
+                    libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                    libc::raise(sig);
+                });
+            });
+        if spawned.is_err() {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
     }
 }
 

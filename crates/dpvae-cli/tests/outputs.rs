@@ -289,3 +289,57 @@ fn a_command_that_fails_on_its_input_writes_nothing() {
         .failure()
         .stderr(predicate::str::contains("--k").and(predicate::str::contains("1 or more")));
 }
+
+/// Ctrl-C or SIGTERM while an output is being written removes the hidden temporary it was writing (they used
+/// to be left behind, one of 637 MB), and the process still ends by that signal.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_write_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("big.h5ad");
+        let mut child = Process::new(env!("CARGO_BIN_EXE_dpvae"))
+            .args([
+                "-q",
+                "simulate",
+                "--n-spots",
+                "60000",
+                "--n-genes",
+                "300",
+                "--out",
+            ])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let temporaries = || {
+            std::fs::read_dir(tmp.path())
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|n| n.contains(".tmp-"))
+                .collect::<Vec<_>>()
+        };
+        let start = Instant::now();
+        let mut signalled = false;
+        while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(300) {
+            if !temporaries().is_empty() {
+                // SAFETY: kill(2) on the child's pid, which has not been reaped (try_wait saw it running).
+                unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+                signalled = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let status = child.wait().unwrap();
+        if !signalled {
+            // The write finished between two looks: nothing to test this round, but nothing may be left either.
+            assert!(status.success());
+        } else {
+            assert_eq!(status.signal(), Some(signal), "{status:?}");
+            assert!(!out.exists(), "a half-written output appeared");
+        }
+        assert_eq!(temporaries(), Vec::<String>::new());
+    }
+}

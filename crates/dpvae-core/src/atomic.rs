@@ -40,6 +40,49 @@ fn io_err<E>(path: &Path) -> impl FnOnce(io::Error) -> AtomicError<E> + '_ {
     }
 }
 
+/// Temporary files and directories being written now, so a signal handler can remove them before the process
+/// ends ([`remove_in_flight`]); a [`InFlight`] guard holds each entry for as long as it exists.
+static IN_FLIGHT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a temporary path for [`remove_in_flight`] while it lives; dropping it unregisters the path (the
+/// caller has renamed or removed it by then).
+pub struct InFlight(PathBuf);
+
+impl InFlight {
+    pub fn new(path: &Path) -> InFlight {
+        in_flight().push(path.to_path_buf());
+        InFlight(path.to_path_buf())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut list = in_flight();
+        if let Some(k) = list.iter().rposition(|p| p == &self.0) {
+            list.swap_remove(k);
+        }
+    }
+}
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remove every temporary file and directory being written now, and keep the registry locked (so no new one
+/// starts) until `then` has run: for a signal handler, whose `then` ends the process. Returns what `then`
+/// returns.
+pub fn remove_in_flight<T>(then: impl FnOnce(&[PathBuf]) -> T) -> T {
+    let list = in_flight();
+    for p in list.iter() {
+        if p.is_dir() {
+            let _ = fs::remove_dir_all(p);
+        } else {
+            let _ = fs::remove_file(p);
+        }
+    }
+    then(&list)
+}
+
 /// The temporary sibling used while `path` is being written: same directory (so `rename` is atomic), named after
 /// the target, the process and the clock so concurrent writers do not collide.
 pub fn temp_path(path: &Path) -> PathBuf {
@@ -69,6 +112,7 @@ where
         fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
     let tmp = temp_path(path);
+    let _registered = InFlight::new(&tmp);
     let result = (|| {
         let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
         let mut writer = BufWriter::new(file);

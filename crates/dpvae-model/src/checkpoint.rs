@@ -153,6 +153,11 @@ impl SavedModel {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
         }
+        // Removed by the CLI's signal handler if the process is interrupted while they exist.
+        let _registered = (
+            dpvae_core::atomic::InFlight::new(&tmp),
+            dpvae_core::atomic::InFlight::new(&old),
+        );
         let write = || -> Result<()> {
             std::fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
             let manifest = Manifest {
