@@ -9,7 +9,7 @@ use dpvae::uncertainty::{Uncertainty, calibration_summary};
 use dpvae_data::SpatialData;
 use dpvae_data::io::tables::CoordTable;
 use dpvae_eval::{Aligner, reconstruction_error};
-use dpvae_plot::{Colouring, Panel, scatter_panels};
+use dpvae_plot::{Colouring, Panel, ScatterStyle, scatter_panels};
 use ndarray::{Array2, ArrayView2};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -135,7 +135,7 @@ pub fn evaluate_into(
                 radii: vec![],
             },
         ],
-        true,
+        &ScatterStyle::tissue(),
     )?;
     dpvae_data::atomic::write_bytes_atomic(
         &out.join("evaluation.json"),

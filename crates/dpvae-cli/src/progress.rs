@@ -15,6 +15,9 @@ pub struct TrainProgress {
     quiet: bool,
     bar: Option<ProgressBar>,
     log: TracingObserver,
+    /// Training runs started (one per ensemble member) and the epochs the current one plans.
+    runs: usize,
+    planned: usize,
 }
 
 impl TrainProgress {
@@ -24,6 +27,8 @@ impl TrainProgress {
             quiet,
             bar: None,
             log: TracingObserver,
+            runs: 0,
+            planned: 0,
         }
     }
 
@@ -46,6 +51,8 @@ impl TrainProgress {
 impl TrainObserver for TrainProgress {
     fn on_start(&mut self, start: &TrainStart) {
         self.log.on_start(start);
+        self.runs += 1;
+        self.planned = start.epochs;
         self.bar = Some(Self::bar(start.epochs, self.quiet));
     }
 
@@ -71,6 +78,14 @@ impl TrainObserver for TrainProgress {
             bar.finish_and_clear();
         }
         self.log.on_finish(summary);
+        // Said without -v: a run that ends at epoch 57 of 200 should not look like a crash or a bug.
+        if summary.stopped_early && !self.quiet {
+            eprintln!(
+                "training run {}: early stopping after {} of {} epochs (the validation spots stopped \
+                 improving for --patience epochs); kept the best epoch, {}",
+                self.runs, summary.epochs_run, self.planned, summary.best_epoch
+            );
+        }
     }
 
     fn on_error(&mut self, error: &ModelError) {

@@ -282,6 +282,10 @@ fn run_and_evaluate_on_a_split_tissue() {
     assert_eq!(s2["latent_morans_i"].as_array().unwrap().len(), 2);
     // The calibrated uncertainty is written where users look and evaluated the same way by both commands.
     let placed = dpvae_data::io::read(&out.join("query_dpvae.h5ad")).unwrap();
+    // run writes the same slots as embed (docs/placement.md), the posterior variances included.
+    for key in ["X_dpvae", "X_dpvae_var", "spatial_dpvae"] {
+        assert_eq!(placed.obsm[key].nrows(), 200, "obsm['{key}']");
+    }
     for c in ["dpvae_radius_50", "dpvae_radius_90", "dpvae_confidence"] {
         let col = placed
             .obs

@@ -91,13 +91,23 @@ fn procrustes_refuses_a_partial_barcode_match() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("75.0%").and(predicate::str::contains("--allow-partial")));
-    dpvae()
+    // Not quiet: the warning is printed once, and without colour codes when stderr is not a terminal.
+    let out = assert_cmd::Command::cargo_bin("dpvae")
+        .unwrap()
         .args(["procrustes", "--allow-partial"])
         .arg(&truth)
         .arg(&estimate)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("spots compared: 15"));
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("spots compared: 15"), "{stdout}");
+    assert_eq!(stderr.matches("only in the truth").count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a pipe: {stderr:?}"
+    );
 }
 
 #[test]

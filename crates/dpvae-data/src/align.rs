@@ -187,7 +187,8 @@ impl AlignParams {
             ));
         }
         if n_missing > 0 {
-            tracing::warn!(
+            // The facade warns once, in words, with examples; a second warning here printed the fact twice.
+            tracing::debug!(
                 n_missing,
                 n_reference = reference.len(),
                 "reference genes missing from the query were filled with zeros"

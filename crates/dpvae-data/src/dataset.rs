@@ -113,6 +113,14 @@ impl SpatialData {
     pub fn n_vars(&self) -> usize {
         self.x.n_cols()
     }
+    /// What one observation is, for messages: `cells` for single-cell data (Xenium), else `spots`.
+    pub fn obs_noun(&self) -> &'static str {
+        match self.source.as_ref().map(|s| s.format) {
+            Some(Format::Xenium) => "cells",
+            _ => "spots",
+        }
+    }
+
     pub fn has_spatial(&self) -> bool {
         self.spatial.is_some()
     }

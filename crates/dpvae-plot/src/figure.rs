@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use crate::charts::{BandSeries, CategorySeries, draw_bands, draw_categories};
 use crate::error::{Error, Result};
 use crate::heatmap::{Heatmap, draw_heatmaps};
-use crate::scatter::{Panel, draw_panels};
+use crate::scatter::{Panel, ScatterStyle, draw_panels};
 use crate::style::Drawn;
 
 static FONT: Once = Once::new();
@@ -28,7 +28,7 @@ fn register_font() {
 pub(crate) enum Figure<'a> {
     Panels {
         panels: &'a [Panel],
-        invert_y: bool,
+        style: &'a ScatterStyle,
     },
     Categories {
         title: &'a str,
@@ -52,7 +52,7 @@ impl Figure<'_> {
         DB::ErrorType: 'static,
     {
         match self {
-            Figure::Panels { panels, invert_y } => draw_panels(root, panels, *invert_y),
+            Figure::Panels { panels, style } => draw_panels(root, panels, style),
             Figure::Categories {
                 title,
                 y_label,

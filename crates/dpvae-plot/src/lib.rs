@@ -17,7 +17,7 @@ mod style;
 pub use charts::{BandSeries, CategorySeries, Series, band_chart, category_chart, line_chart};
 pub use error::{Error, Result};
 pub use heatmap::{Heatmap, heatmaps};
-pub use scatter::{Colouring, Panel, scatter_panels};
+pub use scatter::{Colouring, Panel, ScatterStyle, robust_range, scatter_panels};
 
 #[cfg(test)]
 mod tests;

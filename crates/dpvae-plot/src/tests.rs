@@ -53,3 +53,59 @@ fn new_chart_kinds_write_png_and_svg() {
     };
     assert!(heatmaps(&dir.path().join("bad"), &[bad]).is_err());
 }
+
+/// The centres (cx, cy) of the SVG circles drawn in `colour` left of `max_x` (the plot, not its legend).
+fn circles(svg: &str, colour: &str, max_x: f64) -> Vec<(f64, f64)> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    svg.split("<circle")
+        .skip(1)
+        .map(|t| t.split("/>").next().unwrap())
+        .filter(|t| t.to_ascii_uppercase().contains(colour))
+        .map(|t| (attr(t, "cx"), attr(t, "cy")))
+        .filter(|p| p.0 < max_x)
+        .collect()
+}
+
+/// One rule for tissue coordinates, as sc.pl.spatial draws them: y grows downwards; latent axes grow up.
+#[test]
+fn tissue_panels_draw_y_downwards_and_latent_panels_upwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let panel = Panel {
+        title: "t".into(),
+        points: vec![(0.0, 0.0), (0.0, 100.0)],
+        colouring: Colouring::Category {
+            labels: vec![0, 1],
+            names: vec!["low".into(), "high".into()],
+        },
+        marked: vec![],
+        radii: vec![],
+    };
+    for (style, low_on_top) in [
+        (ScatterStyle::tissue(), true),
+        (ScatterStyle::latent(("z1", "z2")), false),
+    ] {
+        scatter_panels(&dir.path().join("p"), std::slice::from_ref(&panel), &style).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("p.svg")).unwrap();
+        let low = circles(&svg, "#1F77B4", 420.0);
+        let high = circles(&svg, "#FF7F0E", 420.0);
+        assert_eq!((low.len(), high.len()), (1, 1), "{svg}");
+        assert_eq!(low[0].1 < high[0].1, low_on_top, "{style:?}");
+        assert!(
+            svg.contains("low") && svg.contains("high"),
+            "legend beside the plot"
+        );
+    }
+}
+
+/// A few outliers no longer stretch the colour scale over everything else.
+#[test]
+fn the_colour_range_ignores_outliers() {
+    let mut values: Vec<f64> = (0..1000).map(|i| i as f64 / 10.0).collect();
+    values.extend([1e4, 2e4, f64::NAN]);
+    let (lo, hi) = robust_range(&values);
+    assert!(lo <= 1.0 && (98.0..100.0).contains(&hi), "{lo} {hi}");
+    assert_eq!(robust_range(&[3.0, 3.0]), (3.0, 3.0));
+}

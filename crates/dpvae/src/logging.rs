@@ -2,8 +2,9 @@
 //! events on stderr at a level chosen by verbosity.
 
 /// Set up tracing on stderr: warnings by default, `-v` info, `-vv` debug, `-q` errors only.
-/// `RUST_LOG` overrides.
+/// `RUST_LOG` overrides. Colour codes only when stderr is a terminal (not in a log file or a notebook cell).
 pub fn init_logging(verbose: u8, quiet: bool) {
+    use std::io::IsTerminal;
     let level = if quiet {
         "error"
     } else {
@@ -19,6 +20,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -19,9 +19,14 @@ pub struct PlotSettings {
     /// or 90. Meant for --coords obsm:spatial_dpvae, whose units the radius is in.
     #[arg(long, value_name = "LEVEL")]
     pub radius: Option<u8>,
-    /// Draw y downwards, as tissue images are (default for pixel coordinates).
+    /// Draw y upwards. By default y grows downwards for every kind of coordinates, as in tissue images and
+    /// scanpy's sc.pl.spatial (and in dpvae's error maps).
     #[arg(long)]
-    pub flip_y: bool,
+    pub y_up: bool,
+    /// Marker radius in pixels [default: from the number of spots: 4 for a few hundred, 1 for tens of
+    /// thousands of cells].
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub point_size: Option<u32>,
 }
 
 #[derive(Debug, Args)]

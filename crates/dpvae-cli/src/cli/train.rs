@@ -35,7 +35,7 @@ pub struct TrainFlags {
     /// Observation model: gaussian, gaussian-learned-variance or nb (raw counts) [default: gaussian].
     #[arg(long, value_name = "LIKELIHOOD")]
     pub likelihood: Option<Likelihood>,
-    /// Pairs in the distance-preserving loss: none, knn:K, radius:R, clusters:K.
+    /// Pairs in the distance-preserving loss: none, knn:K, radius:R, clusters:K [default: none, every pair].
     #[arg(long)]
     pub mask: Option<MaskSpec>,
     /// Highly variable genes to keep, chosen among the genes the query shares (0: all genes) [default: 2000].

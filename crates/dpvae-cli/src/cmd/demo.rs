@@ -17,7 +17,7 @@ use crate::config::{CONFIG_FILE, Invocation};
 use dpvae::anndata::obs_labels;
 use dpvae::evaluate::latent_autocorrelation;
 use dpvae::{PlaceOptions, TrainSettings, train_reference};
-use dpvae_plot::{Colouring, Panel, Series, line_chart, scatter_panels};
+use dpvae_plot::{Colouring, Panel, ScatterStyle, Series, line_chart, scatter_panels};
 
 /// What one model achieved on the held-out spots.
 struct ModelResult {
@@ -190,7 +190,11 @@ fn write_figures(out: &Path, query: &SpatialData, results: &[ModelResult]) -> Re
             pts(&r.aligned),
         ));
     }
-    let mut files = scatter_panels(&out.join("reconstruction"), &panels, true)?;
+    let mut files = scatter_panels(
+        &out.join("reconstruction"),
+        &panels,
+        &ScatterStyle::tissue(),
+    )?;
     let series: Vec<Series> = results
         .iter()
         .map(|r| {

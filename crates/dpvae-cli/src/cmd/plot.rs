@@ -9,7 +9,7 @@ use crate::config::{Invocation, beside};
 use crate::sources::parse_obsm_key;
 use dpvae::anndata::obs_labels;
 use dpvae::uncertainty::{OBS_CONFIDENCE, Uncertainty};
-use dpvae_plot::{Colouring, Panel, scatter_panels};
+use dpvae_plot::{Colouring, Panel, ScatterStyle, scatter_panels};
 
 /// A numeric obs column as a colour ramp, any other as categories.
 fn obs_colouring(data: &dpvae_data::SpatialData, col: &str) -> Result<Colouring> {
@@ -125,7 +125,12 @@ pub fn run(inv: &Invocation, args: PlotArgs) -> Result<()> {
         },
     };
     let config = beside(&args.out);
-    let mut files = scatter_panels(&args.out, &[panel], s.flip_y)?;
+    let style = ScatterStyle {
+        y_down: !s.y_up,
+        point_size: s.point_size,
+        ..ScatterStyle::tissue()
+    };
+    let mut files = scatter_panels(&args.out, &[panel], &style)?;
     inv.write_config(&config, &s)?;
     files.push(config);
     for f in files {

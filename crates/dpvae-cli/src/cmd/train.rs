@@ -53,8 +53,9 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         .write_csv(&args.out.join("history.csv"))?;
     let last = trained.outcome.history.last();
     inv.note(format!(
-        "trained on {} spots x {} features (genes, or principal components of them) for {} epochs on {}; final loss {:.4} (lambda {:.4}); model in {}",
+        "trained on {} {} x {} features (genes, or principal components of them) for {} epochs on {}; final loss {:.4} (lambda {:.4e}); model in {}",
         data.n_obs(),
+        data.obs_noun(),
         trained.model.genes().len(),
         trained.outcome.history.epochs.len(),
         trained.outcome.backend,

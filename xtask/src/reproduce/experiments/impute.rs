@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use dpvae_geometry::{AnchorMode, Anchors, LatentScale, Method, ReconstructParams};
-use dpvae_plot::{Colouring, Panel, scatter_panels};
+use dpvae_plot::{Colouring, Panel, ScatterStyle, scatter_panels};
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::index::sample;
@@ -145,7 +145,7 @@ pub fn fig6(ctx: &Assembly) -> Result<Outcome> {
                         panel(format!("dp-VAE, error {:.3}", ed / rms), &c_dp),
                         panel(format!("VAE, error {:.3}", ev / rms), &c_vae),
                     ],
-                    true,
+                    &ScatterStyle::tissue(),
                 )?);
             }
         }

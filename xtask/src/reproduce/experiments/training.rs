@@ -2,7 +2,7 @@
 //! (Figure 7).
 
 use anyhow::Result;
-use dpvae_plot::{BandSeries, Colouring, Panel, band_chart, scatter_panels};
+use dpvae_plot::{BandSeries, Colouring, Panel, ScatterStyle, band_chart, scatter_panels};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
@@ -50,7 +50,11 @@ pub fn fig5(ctx: &Assembly) -> Result<Outcome> {
             rows.push(vec![name.to_string(), epoch.to_string(), f(*d)]);
         }
         let stem = format!("fig5_latent_{}", name.to_lowercase().replace('-', ""));
-        files.extend(scatter_panels(&ctx.path(&stem), &panels, false)?);
+        files.extend(scatter_panels(
+            &ctx.path(&stem),
+            &panels,
+            &ScatterStyle::latent(("z1", "z2")),
+        )?);
         finals.push(*r.disparity.last().unwrap_or(&f64::NAN));
         firsts.push(*r.disparity.first().unwrap_or(&f64::NAN));
     }

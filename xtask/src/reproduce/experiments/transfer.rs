@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use dpvae_eval::correlation::spearman;
-use dpvae_plot::{Colouring, Heatmap, Panel, heatmaps, scatter_panels};
+use dpvae_plot::{Colouring, Heatmap, Panel, ScatterStyle, heatmaps, scatter_panels};
 use serde_json::{Map, json};
 
 use super::{Assembly, Experiment, Outcome, Verdict, f, mean, relative, short_name};
@@ -167,7 +167,7 @@ pub fn fig8(ctx: &Assembly) -> Result<Outcome> {
         files.extend(scatter_panels(
             &ctx.path(&format!("fig8_error_maps_{}", g.name)),
             &panels,
-            true,
+            &ScatterStyle::tissue(),
         )?);
     }
     files.insert(
