@@ -180,11 +180,53 @@ fn drop_retired_keys(table: &mut Value, path: &Path) {
 
 /// The effective settings as TOML, for `--print-config` and the files stored beside outputs.
 pub fn to_toml<S: Serialize>(command: &str, settings: &S) -> Result<String> {
-    Ok(format!(
+    let text = format!(
         "# dpvae {command} {}: effective settings (defaults < --config file < flags); give this file to --config\n{}",
         env!("CARGO_PKG_VERSION"),
         toml::to_string_pretty(settings)?
-    ))
+    );
+    Ok(with_unset_keys(text, &serde_json::to_value(settings)?))
+}
+
+/// TOML has no null, so settings left unset (`None`: a default computed from the data, or a step turned off)
+/// would be missing from the file. Each is listed as a comment under its table, so every key is shown.
+fn with_unset_keys(text: String, settings: &Value) -> String {
+    let mut unset: Vec<(String, String)> = Vec::new();
+    collect_unset(settings, "", &mut unset);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (table, key) in unset.iter().rev() {
+        let comment = format!("# {key} = (not set)");
+        let header = format!("[{table}]");
+        let at = if table.is_empty() {
+            Some(1)
+        } else {
+            lines.iter().position(|l| *l == header).map(|i| i + 1)
+        };
+        match at {
+            Some(i) => lines.insert(i, comment),
+            None => lines.push(format!("# [{table}] {key} = (not set)")),
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+fn collect_unset(value: &Value, table: &str, out: &mut Vec<(String, String)>) {
+    if let Value::Object(fields) = value {
+        for (key, v) in fields {
+            match v {
+                Value::Null => out.push((table.to_string(), key.clone())),
+                Value::Object(_) => {
+                    let sub = if table.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{table}.{key}")
+                    };
+                    collect_unset(v, &sub, out);
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The settings file stored beside a file output: `OUT.config.toml` (the extension replaced).
@@ -383,6 +425,21 @@ mod tests {
         );
         let round: S = toml::from_str(&to_toml("x", &s).unwrap()).unwrap();
         assert_eq!(round, s);
+    }
+
+    /// Unset (None) settings used to be missing from --print-config: each is now a comment under its table,
+    /// and the file still reads back to the same settings.
+    #[test]
+    fn unset_settings_are_listed() {
+        let settings = dpvae::TrainSettings::default();
+        let text = to_toml("train", &settings).unwrap();
+        for line in ["# target_sum = (not set)", "# min_counts = (not set)"] {
+            assert!(text.contains(line), "{text}");
+        }
+        let qc = text.find("[preprocess.qc]").unwrap();
+        assert!(text[qc..].starts_with("[preprocess.qc]\n# "), "{text}");
+        let round: dpvae::TrainSettings = toml::from_str(&text).unwrap();
+        assert_eq!(round, settings);
     }
 
     #[test]
