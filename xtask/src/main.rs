@@ -3,9 +3,11 @@
 //! * `reproduce`: every experiment of the paper on real data, with figures and a report (docs/reproduce.md).
 //! * `placement`: the placement benchmark (docs/placement.md).
 //! * `bench`: every crate's criterion benchmarks in release mode.
+//! * `scale`: `dpvae run`'s steps on simulated single-cell sections of 10^5 and 10^6 cells (docs/performance.md).
 
 mod placement;
 mod reproduce;
+mod scale;
 
 use std::process::Command;
 
@@ -28,6 +30,8 @@ enum Task {
     Reproduce(reproduce::ReproduceArgs),
     /// Placement benchmark: dpvae against kNN / MLP regression (and Python peers) on held-out and transfer cases.
     Placement(placement::PlacementArgs),
+    /// Scale benchmark: time and peak memory of every step of `dpvae run` on 10^5 and 10^6 simulated cells.
+    Scale(scale::ScaleArgs),
     /// Run the criterion benchmarks of the library crates (release build).
     Bench {
         /// Only this crate (dpvae-geometry, dpvae-eval, dpvae-model).
@@ -42,6 +46,7 @@ fn main() -> std::process::ExitCode {
     let r = match cli.task {
         Task::Reproduce(args) => reproduce::run(args),
         Task::Placement(args) => placement::run(args),
+        Task::Scale(args) => scale::run(args),
         Task::Bench { package } => bench(package.as_deref()),
     };
     match r {

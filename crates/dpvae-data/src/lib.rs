@@ -14,6 +14,7 @@ pub mod linalg;
 pub mod matrix;
 pub mod preprocess;
 pub mod simulate;
+pub mod simulate_cells;
 pub mod split;
 pub mod testdata;
 

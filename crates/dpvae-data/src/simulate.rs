@@ -127,7 +127,7 @@ impl SimulateParams {
         let grid = self.spots(&mut rng);
         let n = grid.len();
         let xy: Vec<[f64; 2]> = grid.iter().map(|g| g.xy).collect();
-        let (domain, names, depth) = self.domains(&xy, &mut rng);
+        let (domain, names, depth) = self.domains(&xy, SPOT_SPACING_UM, &mut rng);
         let membership = soft_membership(&xy, &domain, names.len());
         let genes = self.genes(&names, &mut rng);
         let fields = gradient_fields(&xy, &depth, &genes, &mut rng);
@@ -261,9 +261,11 @@ impl SimulateParams {
     }
 
     /// Domain of every spot, domain names, and the cortical depth coordinate.
-    fn domains(
+    /// `spacing` is the distance between neighbouring points (um), which sets the regions' size.
+    pub(crate) fn domains(
         &self,
         xy: &[[f64; 2]],
+        spacing: f64,
         rng: &mut ChaCha8Rng,
     ) -> (Vec<usize>, Vec<String>, Vec<f64>) {
         let n = xy.len();
@@ -305,7 +307,7 @@ impl SimulateParams {
             start = end;
         }
         // Regions: blobs with curved borders, each about a domain's share of the section.
-        let spot_area = SPOT_SPACING_UM * SPOT_SPACING_UM * 3f64.sqrt() / 2.0;
+        let spot_area = spacing * spacing * 3f64.sqrt() / 2.0;
         for r in 0..n_regions {
             let centre = xy[rng.gen_range(0..n)];
             let size = n as f64 / self.n_domains as f64 * rng.gen_range(0.6..1.0);
@@ -503,7 +505,7 @@ fn annotate(
 }
 
 /// Centre and half-diagonal of the coordinates.
-fn extent(xy: &[[f64; 2]]) -> (f64, f64, f64) {
+pub(crate) fn extent(xy: &[[f64; 2]]) -> (f64, f64, f64) {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for p in xy {
         x0 = x0.min(p[0]);
@@ -594,7 +596,7 @@ fn gradient_fields(
 }
 
 /// A negative-binomial (gamma-Poisson) count with mean `mu`, then dropout.
-fn sample_count(mu: f64, overdispersion: f64, noise: f64, rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn sample_count(mu: f64, overdispersion: f64, noise: f64, rng: &mut ChaCha8Rng) -> f64 {
     if mu.is_nan() || mu <= 0.0 {
         return 0.0;
     }

@@ -23,6 +23,11 @@ pub struct SimulateSettings {
     /// A near-square block of spots instead of an irregular tissue outline.
     #[arg(long)]
     pub square: bool,
+    /// An imaging-based single-cell section (Xenium-like) instead of Visium spots: --n-spots cells about 12
+    /// um apart, each of one cell type (two per niche, --n-domains niches), sparse counts; obs['cell_type'] and
+    /// obs['niche'].
+    #[arg(long, conflicts_with = "square")]
+    pub single_cell: bool,
     /// From --seed: the same seed gives the same section.
     #[arg(skip)]
     pub seed: u64,
