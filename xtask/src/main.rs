@@ -3,11 +3,13 @@
 //! * `reproduce`: every experiment of the paper on real data, with figures and a report (docs/reproduce.md).
 //! * `placement`: the placement benchmark (docs/placement.md).
 //! * `bench`: every crate's criterion benchmarks in release mode.
+//! * `speed`: training throughput against the PyTorch reference, pinned, alternating (docs/performance.md).
 //! * `scale`: `dpvae run`'s steps on simulated single-cell sections of 10^5 and 10^6 cells (docs/performance.md).
 
 mod placement;
 mod reproduce;
 mod scale;
+mod speed;
 
 use std::process::Command;
 
@@ -32,6 +34,8 @@ enum Task {
     Placement(placement::PlacementArgs),
     /// Scale benchmark: time and peak memory of every step of `dpvae run` on 10^5 and 10^6 simulated cells.
     Scale(scale::ScaleArgs),
+    /// Training speed against the PyTorch reference: one thread each, pinned to one core, alternating.
+    Speed(speed::SpeedArgs),
     /// Run the criterion benchmarks of the library crates (release build).
     Bench {
         /// Only this crate (dpvae-geometry, dpvae-eval, dpvae-model).
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Task::Reproduce(args) => reproduce::run(args),
         Task::Placement(args) => placement::run(args),
         Task::Scale(args) => scale::run(args),
+        Task::Speed(args) => speed::run(args),
         Task::Bench { package } => bench(package.as_deref()),
     };
     match r {

@@ -85,6 +85,15 @@ enum Field {
     Depth { sign: f64 },
 }
 
+/// What the count model reads per cell: position, layer depth, type and niche.
+#[derive(Clone, Copy)]
+struct Cells<'a> {
+    xy: &'a [[f64; 2]],
+    depth: &'a [f64],
+    cell_type: &'a [usize],
+    niche: &'a [usize],
+}
+
 /// What a field needs to know about the section: its centre and extent, and the range of the layer depth.
 struct Frame {
     centre: [f64; 2],
@@ -167,7 +176,13 @@ impl CellSimParams {
                 .iter()
                 .fold((f64::MAX, f64::MIN), |(a, b), &d| (a.min(d), b.max(d))),
         };
-        let x = self.counts(&genes, &fields, &frame, (&xy, &depth, &cell_type, &niche))?;
+        let cells = Cells {
+            xy: &xy,
+            depth: &depth,
+            cell_type: &cell_type,
+            niche: &niche,
+        };
+        let x = self.counts(&genes, &fields, &frame, &cells)?;
 
         let n = xy.len();
         let obs_names = (0..n).map(|i| format!("cell{i:07}")).collect();
@@ -353,8 +368,14 @@ impl CellSimParams {
         genes: &[Gene],
         fields: &[Field],
         frame: &Frame,
-        (xy, depth, cell_type, niche): (&[[f64; 2]], &[f64], &[usize], &[usize]),
+        cells: &Cells,
     ) -> Result<CsrMatrix> {
+        let Cells {
+            xy,
+            depth,
+            cell_type,
+            niche,
+        } = *cells;
         let n = xy.len();
         let lib_noise = Normal::new(0.0, 0.45).expect("valid sd");
         let blocks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..n.div_ceil(BLOCK))

@@ -7,7 +7,9 @@ log-lambda, objective recon + KL + alpha2 * DP, Adam (lr 1e-3). Synthetic data o
 (2400 training spots, 100 genes), 2 threads.
 
 Usage:  $PY crates/dpvae-model/benches/pytorch_dpvae.py [--epochs 5] [--json out.json]
-Prints milliseconds per epoch for batch 128 and full batch (median over the timed epochs after one warm-up).
+            [--threads 2] [--genes 100] [--hidden 124] [--batches 128,0]
+Prints milliseconds per epoch for each batch size (0: full batch), the median over the timed epochs after one
+warm-up. `cargo xtask speed` runs it pinned to one core with --threads 1, alternating with dpvae.
 """
 
 import argparse
@@ -19,25 +21,30 @@ import time
 import torch
 from torch import nn
 
-torch.set_num_threads(2)
+
+
+def mlp(widths):
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
 
 
 class DpVae(nn.Module):
-    def __init__(self, genes=100, hidden=124, latent=2, lambda_init=1.0):
+    def __init__(self, genes=100, hidden=(124,), latent=2, lambda_init=1.0):
         super().__init__()
-        self.enc = nn.Linear(genes, hidden)
-        self.head = nn.Linear(hidden, 2 * latent)
-        self.dec1 = nn.Linear(latent, hidden)
-        self.dec2 = nn.Linear(hidden, genes)
+        self.enc = mlp([genes, *hidden])
+        self.head = nn.Linear(hidden[-1], 2 * latent)
+        self.dec = mlp([latent, *reversed(hidden)])
+        self.out = nn.Linear(hidden[0], genes)
         self.log_lambda = nn.Parameter(torch.tensor([math.log(lambda_init)]))
         self.latent = latent
 
     def forward(self, x, eps):
-        h = torch.relu(self.enc(x))
-        out = self.head(h)
+        out = self.head(self.enc(x))
         mean, logvar = out[:, : self.latent], out[:, self.latent :]
         z = mean + torch.exp(0.5 * logvar) * eps
-        recon = self.dec2(torch.relu(self.dec1(z)))
+        recon = self.out(self.dec(z))
         return mean, logvar, z, recon
 
 
@@ -55,10 +62,10 @@ def loss_fn(model, x, s, eps, alpha2):
     return nll + kl + alpha2 * dp
 
 
-def epoch_times(x, s, batch, epochs, alpha2=10.0):
+def epoch_times(x, s, batch, epochs, hidden, alpha2=10.0):
     torch.manual_seed(0)
     n = x.shape[0]
-    model = DpVae(lambda_init=1.0 / pairwise(s[:200]).mean().item())
+    model = DpVae(genes=x.shape[1], hidden=hidden, lambda_init=1.0 / pairwise(s[:200]).mean().item())
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     times = []
     for _ in range(epochs + 1):
@@ -80,14 +87,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--spots", type=int, default=2400)
+    ap.add_argument("--genes", type=int, default=100)
+    ap.add_argument("--hidden", default="124")
+    ap.add_argument("--batches", default="128,0")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    hidden = tuple(int(h) for h in args.hidden.split(","))
     g = torch.Generator().manual_seed(1)
-    x = torch.log1p(torch.poisson(torch.full((args.spots, 100), 3.0), generator=g))
+    x = torch.log1p(torch.poisson(torch.full((args.spots, args.genes), 3.0), generator=g))
     s = torch.rand(args.spots, 2, generator=g) * 5000.0
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "spots": args.spots}
-    for name, batch in [("batch128", 128), ("full_batch", args.spots)]:
-        t = epoch_times(x, s, batch, args.epochs)
+    for batch in (int(b) for b in args.batches.split(",")):
+        name = "full_batch" if batch == 0 else f"batch{batch}"
+        t = epoch_times(x, s, batch or args.spots, args.epochs, hidden)
         result[name] = {"median_ms_per_epoch": statistics.median(t), "epochs_ms": t}
         print(f"pytorch {name}: {statistics.median(t):.2f} ms/epoch (median of {len(t)})")
     if args.json:

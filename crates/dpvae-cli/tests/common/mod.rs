@@ -1,4 +1,6 @@
 //! What the command-line integration tests share: the quiet `dpvae` binary and a simulated section.
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
