@@ -196,21 +196,7 @@ impl SimulateParams {
         let n = self.n_spots;
         let mut cand: Vec<(f64, Spot)> = Vec::new();
         if self.irregular_outline {
-            let coef: Vec<(f64, f64)> = (2..=6)
-                .map(|k| {
-                    (
-                        rng.gen_range(-0.12..0.12) / (k as f64).sqrt(),
-                        rng.gen_range(0.0..std::f64::consts::TAU),
-                    )
-                })
-                .collect();
-            let outline = |t: f64| {
-                1.0 + coef
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (a, p))| a * ((i + 2) as f64 * t + p).cos())
-                    .sum::<f64>()
-            };
+            let outline = random_outline(rng);
             let r0 = (n as f64 * SPOT_SPACING_UM * dy / std::f64::consts::PI).sqrt();
             let half_rows = (1.8 * r0 / dy).ceil() as i32;
             let half_cols = (1.8 * r0 / SPOT_SPACING_UM).ceil() as i32;
@@ -502,6 +488,26 @@ fn annotate(
     )
     .map_err(table)?;
     Ok(())
+}
+
+/// A smooth random tissue outline, the radius factor `1 + sum_k a_k cos(k theta + phi_k)` (k = 2..6) as a
+/// function of the angle theta; shared by the spot and the single-cell simulators.
+pub(crate) fn random_outline(rng: &mut ChaCha8Rng) -> impl Fn(f64) -> f64 + use<> {
+    let coef: Vec<(f64, f64)> = (2..=6)
+        .map(|k| {
+            (
+                rng.gen_range(-0.12..0.12) / (k as f64).sqrt(),
+                rng.gen_range(0.0..std::f64::consts::TAU),
+            )
+        })
+        .collect();
+    move |t: f64| {
+        1.0 + coef
+            .iter()
+            .enumerate()
+            .map(|(i, (a, p))| a * ((i + 2) as f64 * t + p).cos())
+            .sum::<f64>()
+    }
 }
 
 /// Centre and half-diagonal of the coordinates.

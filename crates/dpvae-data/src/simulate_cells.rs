@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::SpatialData;
 use crate::error::{DataError, Result};
 use crate::matrix::{CsrMatrix, Matrix};
-use crate::simulate::{MAX_DRAWS, MAX_GENES, MAX_SPOTS, SimulateParams, extent, sample_count};
+use crate::simulate::{
+    MAX_DRAWS, MAX_GENES, MAX_SPOTS, SimulateParams, extent, random_outline, sample_count,
+};
 
 /// Typical distance between neighbouring cell centres in an imaging section (um).
 pub const CELL_SPACING_UM: f64 = 12.0;
@@ -246,21 +248,7 @@ impl CellSimParams {
 
     /// `n_cells` jittered grid points deepest inside a smooth random outline, with a margin.
     fn positions(&self, rng: &mut ChaCha8Rng) -> Vec<[f64; 2]> {
-        let coef: Vec<(f64, f64)> = (2..=6)
-            .map(|k| {
-                (
-                    rng.gen_range(-0.12..0.12) / (k as f64).sqrt(),
-                    rng.gen_range(0.0..std::f64::consts::TAU),
-                )
-            })
-            .collect();
-        let outline = |t: f64| {
-            1.0 + coef
-                .iter()
-                .enumerate()
-                .map(|(i, (a, p))| a * ((i + 2) as f64 * t + p).cos())
-                .sum::<f64>()
-        };
+        let outline = random_outline(rng);
         let s = CELL_SPACING_UM;
         let r0 = (self.n_cells as f64 * s * s / std::f64::consts::PI).sqrt();
         let half = (1.8 * r0 / s).ceil() as i64;
