@@ -122,10 +122,14 @@ impl OptimizerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Passes over the training spots.
+    /// Passes over the training spots (with `steps_per_epoch`, epochs of at most that many steps).
     pub epochs: usize,
     /// Spots per step; 0 (or any value >= the number of training spots) means full batch.
     pub batch_size: usize,
+    /// At most this many steps make an epoch (`None`: a full pass). A large reference's epoch then covers a
+    /// part of it: training walks on through one shuffled order across epochs, so every spot is visited once
+    /// before any is visited twice, and an epoch (and the validation after it) costs the same at any size.
+    pub steps_per_epoch: Option<usize>,
     /// Learning rate of the optimiser.
     pub learning_rate: f64,
     /// The optimiser's moment decays and epsilon.
@@ -209,6 +213,7 @@ impl Default for TrainConfig {
         Self {
             epochs: 200,
             batch_size: 128,
+            steps_per_epoch: None,
             learning_rate: 1e-3,
             optimizer: OptimizerConfig::default(),
             seed: 0,
@@ -271,6 +276,9 @@ impl TrainConfig {
         }
         if self.early_stopping_patience.is_some() && self.validation_fraction == 0.0 {
             return bad("early stopping needs a validation split (validation_fraction > 0)".into());
+        }
+        if self.steps_per_epoch == Some(0) {
+            return bad("steps_per_epoch must be positive".into());
         }
         if self.snapshot_every == Some(0) {
             return bad("snapshot_every must be positive".into());

@@ -71,6 +71,43 @@ impl Split {
     }
 }
 
+/// The order training visits its spots in: shuffled afresh for every pass over them.
+struct SpotOrder {
+    order: Vec<usize>,
+    /// Where in `order` the next epoch starts (0: reshuffle first).
+    cursor: usize,
+}
+
+impl SpotOrder {
+    fn new(order: Vec<usize>) -> Self {
+        Self { order, cursor: 0 }
+    }
+
+    /// The next epoch's batches of `batch` spots: a whole pass in a fresh order or, with `steps`, the next
+    /// that many batches of the current pass (a pass's last batch may be short; the order is reshuffled once
+    /// used up).
+    fn next_epoch(
+        &mut self,
+        batch: usize,
+        steps: Option<usize>,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Vec<usize>> {
+        if self.cursor == 0 {
+            self.order.shuffle(rng);
+        }
+        let batches: Vec<Vec<usize>> = self.order[self.cursor..]
+            .chunks(batch)
+            .take(steps.unwrap_or(usize::MAX))
+            .map(<[usize]>::to_vec)
+            .collect();
+        self.cursor += batches.iter().map(Vec::len).sum::<usize>();
+        if self.cursor >= self.order.len() {
+            self.cursor = 0;
+        }
+        batches
+    }
+}
+
 /// Where in the schedule an epoch is.
 #[derive(Debug, Clone, Copy)]
 struct Schedule {
@@ -105,7 +142,7 @@ pub(super) struct Plan<'a, B: AutodiffBackend> {
     /// Shuffling and the reparameterisation noise.
     rng: ChaCha8Rng,
     dropout_rng: ChaCha8Rng,
-    order: Vec<usize>,
+    order: SpotOrder,
     scratch: Scratch,
     eps: Vec<f32>,
     /// The last finite step's epoch, terms and lambda, for the error when a later one is not.
@@ -151,7 +188,7 @@ impl<'a, B: AutodiffBackend> Plan<'a, B> {
             device,
             backend,
             ctx,
-            order: split.train.clone(),
+            order: SpotOrder::new(split.train.clone()),
             split,
             batch,
             lambda_init,
@@ -258,27 +295,27 @@ impl<'a, B: AutodiffBackend> Plan<'a, B> {
         Ok((objective, dp.loss))
     }
 
-    /// One pass over the training spots in a fresh order. The record holds the terms averaged over the steps
-    /// (weighted by batch size) and lambda after the last step; no validation yet.
+    /// One epoch (see [`SpotOrder::next_epoch`]). The record holds the terms averaged over the steps (weighted by
+    /// batch size) and lambda after the last step; no validation yet.
     fn epoch(&mut self, mut model: DpVae<B>, at: Schedule) -> Result<(DpVae<B>, EpochRecord)> {
-        let mut order = std::mem::take(&mut self.order);
-        order.shuffle(&mut self.rng);
         let mut sum = Terms::default();
-        for idx in order.chunks(self.batch) {
-            let (next, t) = self.step(model, idx, at)?;
+        let mut seen = 0usize;
+        let steps = self.cfg.steps_per_epoch;
+        for idx in self.order.next_epoch(self.batch, steps, &mut self.rng) {
+            let (next, t) = self.step(model, &idx, at)?;
             model = next;
             let w = idx.len() as f64;
+            seen += idx.len();
             sum.recon += t.recon * w;
             sum.kl += t.kl * w;
             sum.dp += t.dp * w;
             sum.total += t.total * w;
         }
-        self.order = order;
         let lambda = model.lambda();
         if !lambda.is_finite() {
             return Err(self.diverged(at.epoch, "lambda", lambda));
         }
-        let nt = self.split.train.len() as f64;
+        let nt = seen as f64;
         let record = EpochRecord {
             epoch: at.epoch,
             recon: sum.recon / nt,
@@ -466,4 +503,41 @@ fn ensure_finite_params<B: Backend>(model: &DpVae<B>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_epochs_visit_every_spot_once_per_pass() {
+        let mut order = SpotOrder::new((0..100).collect());
+        let mut rng = stream(0, 2);
+        let mut seen = vec![0usize; 100];
+        let mut sizes = Vec::new();
+        for _ in 0..4 {
+            let epoch = order.next_epoch(15, Some(2), &mut rng);
+            sizes.push(epoch.iter().map(Vec::len).collect::<Vec<_>>());
+            epoch.iter().flatten().for_each(|&i| seen[i] += 1);
+        }
+        // 100 spots in batches of 15: two full epochs, a third, then the pass's short last batch.
+        assert_eq!(sizes, [vec![15, 15], vec![15, 15], vec![15, 15], vec![10]]);
+        assert!(seen.iter().all(|&c| c == 1), "{seen:?}");
+        // The next pass starts afresh, in a new order.
+        let next = order.next_epoch(15, Some(2), &mut rng);
+        assert_eq!(next.iter().map(Vec::len).sum::<usize>(), 30);
+    }
+
+    #[test]
+    fn uncapped_epochs_are_whole_passes_in_fresh_orders() {
+        let mut order = SpotOrder::new((0..50).collect());
+        let mut rng = stream(1, 2);
+        let a: Vec<usize> = order.next_epoch(20, None, &mut rng).concat();
+        let b: Vec<usize> = order.next_epoch(20, None, &mut rng).concat();
+        assert_eq!(a.len(), 50);
+        assert_ne!(a, b);
+        let mut sorted = b.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+    }
 }
