@@ -1,6 +1,6 @@
 //! Expression matrices: dense (row-major ndarray) or CSR, always f32, spots in rows and genes in columns.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, s};
 
 use crate::error::{DataError, Result};
 
@@ -310,6 +310,54 @@ pub(crate) fn check_finite(object: &str, values: &[f32]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Rows handed out a block at a time as dense values, so a computation over every row (a PCA fit, a
+/// projection) never holds a dense spots x genes copy of a sparse matrix.
+pub trait RowBlocks {
+    /// (rows, columns).
+    fn dims(&self) -> (usize, usize);
+    /// Rows `start..end`, dense.
+    fn dense_rows(&self, start: usize, end: usize) -> Array2<f32>;
+}
+
+impl RowBlocks for ArrayView2<'_, f32> {
+    fn dims(&self) -> (usize, usize) {
+        self.dim()
+    }
+    fn dense_rows(&self, start: usize, end: usize) -> Array2<f32> {
+        self.slice(s![start..end, ..]).to_owned()
+    }
+}
+
+impl<T: RowBlocks> RowBlocks for &T {
+    fn dims(&self) -> (usize, usize) {
+        (**self).dims()
+    }
+    fn dense_rows(&self, start: usize, end: usize) -> Array2<f32> {
+        (**self).dense_rows(start, end)
+    }
+}
+
+impl RowBlocks for Matrix {
+    fn dims(&self) -> (usize, usize) {
+        self.shape()
+    }
+    fn dense_rows(&self, start: usize, end: usize) -> Array2<f32> {
+        match self {
+            Matrix::Dense(a) => a.slice(s![start..end, ..]).to_owned(),
+            Matrix::Csr(c) => {
+                let mut out = Array2::<f32>::zeros((end - start, c.n_cols()));
+                for i in start..end {
+                    let (idx, val) = c.row(i);
+                    for (&j, &v) in idx.iter().zip(val) {
+                        out[[i - start, j as usize]] += v;
+                    }
+                }
+                out
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,17 +5,23 @@
 //! eigen-decomposition of the small projected Gram matrix. Signs follow scikit-learn's `svd_flip` (the largest
 //! loading of each component is positive), so a fit is deterministic for a seed.
 //!
+//! Every pass over the data takes the rows a block at a time ([`RowBlocks`]), centring each block as it goes,
+//! so a sparse reference of a million cells is never held as a dense (or centred) cells x genes matrix: the
+//! largest buffers are the `cells x (k + 10)` sketch and the scores.
+//!
 //! Scores are divided by one scalar, `sqrt(mean of the k explained variances)`, so the features have unit
 //! variance on average while keeping their relative weight (a Gaussian decoder then sees order-1 targets).
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, Axis, s};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 use crate::linalg::symmetric_eigen;
+use crate::matrix::RowBlocks;
 
 /// Options of the PCA step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +64,54 @@ pub struct FittedPca {
 
 const OVERSAMPLE: usize = 10;
 const POWER_ITERATIONS: usize = 4;
+/// Rows densified at a time (8192 x 2000 genes in f64 is 131 MB).
+const BLOCK_ROWS: usize = 8192;
+
+/// `f(start, block)` for every block of rows of `x`, as f64 and centred on `mean`, in parallel; the results
+/// in block order (so sums over them do not depend on the thread count).
+fn map_centred_blocks<T: Send>(
+    x: &(impl RowBlocks + Sync),
+    mean: &Array1<f64>,
+    f: impl Fn(usize, Array2<f64>) -> T + Sync,
+) -> Vec<T> {
+    let n = x.dims().0;
+    let starts: Vec<usize> = (0..n).step_by(BLOCK_ROWS).collect();
+    starts
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + BLOCK_ROWS).min(n);
+            f(start, x.dense_rows(start, end).mapv(f64::from) - mean)
+        })
+        .collect()
+}
+
+/// Column means of `x`, block by block.
+fn column_means(x: &(impl RowBlocks + Sync)) -> Array1<f64> {
+    let (n, g) = x.dims();
+    let sums = map_centred_blocks(x, &Array1::zeros(g), |_, b| b.sum_axis(Axis(0)));
+    sums.iter().fold(Array1::zeros(g), |acc, s| acc + s) / n.max(1) as f64
+}
+
+/// `(x - mean) . m` (rows x m's columns), block by block.
+fn centred_dot(x: &(impl RowBlocks + Sync), mean: &Array1<f64>, m: &Array2<f64>) -> Array2<f64> {
+    let mut out = Array2::<f64>::zeros((x.dims().0, m.ncols()));
+    for (start, block) in map_centred_blocks(x, mean, |start, b| (start, b.dot(m))) {
+        let end = start + block.nrows();
+        out.slice_mut(s![start..end, ..]).assign(&block);
+    }
+    out
+}
+
+/// `(x - mean)^T . m` (columns x m's columns), block by block.
+fn centred_t_dot(x: &(impl RowBlocks + Sync), mean: &Array1<f64>, m: &Array2<f64>) -> Array2<f64> {
+    let parts = map_centred_blocks(x, mean, |start, b| {
+        let end = start + b.nrows();
+        b.t().dot(&m.slice(s![start..end, ..]))
+    });
+    parts
+        .iter()
+        .fold(Array2::zeros((x.dims().1, m.ncols())), |acc, p| acc + p)
+}
 
 impl PcaParams {
     pub fn check(&self) -> Result<()> {
@@ -67,10 +121,10 @@ impl PcaParams {
         Ok(())
     }
 
-    /// Fit on `x` (spots x genes, dense).
-    pub fn fit(&self, x: ArrayView2<f32>) -> Result<FittedPca> {
+    /// Fit on `x` (spots x genes, dense or sparse), a block of rows at a time.
+    pub fn fit(&self, x: impl RowBlocks + Sync) -> Result<FittedPca> {
         self.check()?;
-        let (n, g) = x.dim();
+        let (n, g) = x.dims();
         if n < 3 || g < 2 {
             return Err(DataError::data(
                 "pca",
@@ -78,10 +132,9 @@ impl PcaParams {
             ));
         }
         let k = self.n_components.min(n.min(g) - 1);
-        let mean = x.mapv(f64::from).mean_axis(Axis(0)).expect("n > 0");
-        let centred = x.mapv(f64::from) - &mean;
-        let vt = top_right_singular_vectors(&centred, k, self.seed);
-        let scores = centred.dot(&vt.t());
+        let mean = column_means(&x);
+        let vt = top_right_singular_vectors(&x, &mean, k, self.seed);
+        let scores = centred_dot(&x, &mean, &vt.t().to_owned());
         let explained_variance: Vec<f64> = scores
             .axis_iter(Axis(1))
             .map(|c| c.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64)
@@ -108,35 +161,36 @@ impl FittedPca {
     }
 
     /// Scores of `x` (spots x the fitted genes).
-    pub fn transform(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+    pub fn transform(&self, x: impl RowBlocks + Sync) -> Result<Array2<f32>> {
         self.transform_centred(x, false)
     }
 
     /// Scores of `x`, centred on `x`'s own gene means when `own_mean` (a per-section centring that removes
-    /// shifts in expression level between sections) instead of the reference's.
-    pub fn transform_centred(&self, x: ArrayView2<f32>, own_mean: bool) -> Result<Array2<f32>> {
-        if x.ncols() != self.mean.len() {
+    /// shifts in expression level between sections) instead of the reference's. Block by block.
+    pub fn transform_centred(
+        &self,
+        x: impl RowBlocks + Sync,
+        own_mean: bool,
+    ) -> Result<Array2<f32>> {
+        let (n, g) = x.dims();
+        if g != self.mean.len() {
             return Err(DataError::data(
                 "pca",
                 format!(
-                    "data has {} genes but the PCA was fitted on {}",
-                    x.ncols(),
+                    "data has {g} genes but the PCA was fitted on {}",
                     self.mean.len()
                 ),
             ));
         }
         let k = self.n_components();
-        let mut comp = Array2::<f32>::zeros((self.mean.len(), k));
+        let mut comp = Array2::<f32>::zeros((g, k));
         for (c, row) in self.components.iter().enumerate() {
             for (j, &v) in row.iter().enumerate() {
                 comp[[j, c]] = v;
             }
         }
-        let mean = if own_mean && x.nrows() > 0 {
-            x.mapv(f64::from)
-                .mean_axis(Axis(0))
-                .expect("rows > 0")
-                .mapv(|v| v as f32)
+        let mean: Array1<f32> = if own_mean && n > 0 {
+            column_means(&x).mapv(|v| v as f32)
         } else {
             Array1::from(self.mean.clone())
         };
@@ -148,7 +202,20 @@ impl FittedPca {
         } else {
             Array1::from_elem(k, self.score_scale as f32)
         };
-        Ok(((&x - &mean).dot(&comp)) / &scale)
+        let starts: Vec<usize> = (0..n).step_by(BLOCK_ROWS).collect();
+        let blocks: Vec<Array2<f32>> = starts
+            .par_iter()
+            .map(|&start| {
+                let end = (start + BLOCK_ROWS).min(n);
+                (x.dense_rows(start, end) - &mean).dot(&comp) / &scale
+            })
+            .collect();
+        let mut out = Array2::<f32>::zeros((n, k));
+        for (&start, block) in starts.iter().zip(blocks) {
+            out.slice_mut(s![start..start + block.nrows(), ..])
+                .assign(&block);
+        }
+        Ok(out)
     }
 
     /// Component names, `PC1`, `PC2`, ...
@@ -159,20 +226,25 @@ impl FittedPca {
     }
 }
 
-/// The top `k` right singular vectors of `a` (rows of the returned `k x cols` matrix).
-fn top_right_singular_vectors(a: &Array2<f64>, k: usize, seed: u64) -> Array2<f64> {
-    let (n, g) = a.dim();
+/// The top `k` right singular vectors of `x - mean` (rows of the returned `k x cols` matrix).
+fn top_right_singular_vectors(
+    x: &(impl RowBlocks + Sync),
+    mean: &Array1<f64>,
+    k: usize,
+    seed: u64,
+) -> Array2<f64> {
+    let (n, g) = x.dims();
     let l = (k + OVERSAMPLE).min(n.min(g));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let omega = Array2::from_shape_fn((g, l), |_| StandardNormal.sample(&mut rng));
     // Range of A through power iterations on A A^T, orthonormalised after every product.
-    let mut q = orthonormalise(a.dot(&omega));
+    let mut q = orthonormalise(centred_dot(x, mean, &omega));
     for _ in 0..POWER_ITERATIONS {
-        let w = orthonormalise(a.t().dot(&q));
-        q = orthonormalise(a.dot(&w));
+        let w = orthonormalise(centred_t_dot(x, mean, &q));
+        q = orthonormalise(centred_dot(x, mean, &w));
     }
     // B = Q^T A (l x g); the right singular vectors of A are those of B: eigenvectors of B B^T lifted by B.
-    let b = q.t().dot(a);
+    let b = centred_t_dot(x, mean, &q).reversed_axes();
     let (vals, vecs) = symmetric_eigen(&b.dot(&b.t()));
     let mut vt = Array2::<f64>::zeros((k, g));
     for c in 0..k {
@@ -195,24 +267,28 @@ fn top_right_singular_vectors(a: &Array2<f64>, k: usize, seed: u64) -> Array2<f6
     vt
 }
 
-/// Modified Gram-Schmidt on the columns (twice, for stability); a column that vanishes stays zero.
-fn orthonormalise(mut m: Array2<f64>) -> Array2<f64> {
+/// Modified Gram-Schmidt on the columns (twice, for stability); a column that vanishes stays zero. Works on
+/// the rows of the transpose, where each column is contiguous.
+fn orthonormalise(m: Array2<f64>) -> Array2<f64> {
+    let mut t = m.reversed_axes().as_standard_layout().into_owned();
     for _pass in 0..2 {
-        for j in 0..m.ncols() {
+        for j in 0..t.nrows() {
             for i in 0..j {
-                let proj = m.column(i).dot(&m.column(j));
-                let ci = m.column(i).to_owned();
-                m.column_mut(j).scaled_add(-proj, &ci);
+                let (head, mut tail) = t.view_mut().split_at(Axis(0), j);
+                let (ci, mut cj) = (head.row(i), tail.row_mut(0));
+                let proj = ci.dot(&cj);
+                cj.scaled_add(-proj, &ci);
             }
-            let norm = m.column(j).dot(&m.column(j)).sqrt();
+            let mut cj = t.row_mut(j);
+            let norm = cj.dot(&cj).sqrt();
             if norm > 1e-300 {
-                m.column_mut(j).mapv_inplace(|v| v / norm);
+                cj.mapv_inplace(|v| v / norm);
             } else {
-                m.column_mut(j).fill(0.0);
+                cj.fill(0.0);
             }
         }
     }
-    m
+    t.reversed_axes()
 }
 
 #[cfg(test)]

@@ -264,7 +264,7 @@ impl Preprocess {
         let gene_ids = data.var_ids.clone();
         let pca = match &self.pca {
             Some(p) => {
-                let fitted = p.fit(data.x.to_dense().view())?;
+                let fitted = p.fit(&data.x)?;
                 data = project(&data, &fitted, false)?;
                 Some(fitted)
             }
@@ -466,7 +466,7 @@ impl Preprocess {
 
 /// Replace the expression by its principal-component scores.
 fn project(data: &SpatialData, pca: &FittedPca, own_mean: bool) -> Result<SpatialData> {
-    let scores = pca.transform_centred(data.x.to_dense().view(), own_mean)?;
+    let scores = pca.transform_centred(&data.x, own_mean)?;
     let mut out = data.clone();
     out.x = crate::matrix::Matrix::Dense(scores);
     out.var_names = pca.names();
