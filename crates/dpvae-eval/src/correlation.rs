@@ -1,7 +1,12 @@
 //! Expression-space vs physical-space distances (the paper's Figure 2): Pearson r over all `m = n(n-1)/2` spot
 //! pairs with its Fisher-z interval, Spearman's rho over pairs and a Mantel permutation test.
 //!
-//! Pearson r is streamed: each spot `i` computes its distances to spots `j > i` into a row buffer, reduces them
+//! Pearson r is streamed over every pair up to `max_pairs` pairs (20 million: 6300 spots); above that it is
+//! estimated on that many uniformly sampled pairs, drawn as [`SAMPLE_REPLICATES`] independent seeded replicates,
+//! and the spread of the replicates' r gives the estimate's sampling standard error
+//! ([`DistanceCorrelation::sampling_se`]), so a million-cell section costs seconds, not days.
+//!
+//! On every pair, Pearson r is streamed: each spot `i` computes its distances to spots `j > i` into a row buffer, reduces them
 //! to centred moments, and the rows are merged (Chan et al.) in row order, so neither n x n matrix exists and the
 //! result is bitwise reproducible. Spearman and Mantel need the expression distances of every pair in memory
 //! (8 bytes per pair, plus 24 bytes per pair transiently for ranking); above `max_spots` spots they run on a seeded
@@ -43,9 +48,14 @@ pub struct DistanceCorrelationParams {
     /// Spearman and Mantel use at most this many spots (a seeded uniform subsample); `None` = all. Default 3000
     /// (4.5 M pairs, ~150 MB transient). Pearson r and its interval always use every pair.
     pub max_spots: Option<usize>,
-    /// Seed of the subsample and the permutations.
+    /// Pearson r uses every pair up to this many; above, this many sampled pairs (`None`: always every pair).
+    pub max_pairs: Option<usize>,
+    /// Seed of the subsample, the sampled pairs and the permutations.
     pub seed: u64,
 }
+
+/// Independent replicates the sampled pairs are drawn in; their spread estimates the sampling error.
+pub const SAMPLE_REPLICATES: usize = 10;
 
 impl Default for DistanceCorrelationParams {
     fn default() -> Self {
@@ -55,6 +65,7 @@ impl Default for DistanceCorrelationParams {
             n_perms: 999,
             alternative: Alternative::TwoSided,
             max_spots: Some(3000),
+            max_pairs: Some(20_000_000),
             seed: 0,
         }
     }
@@ -66,10 +77,14 @@ impl Default for DistanceCorrelationParams {
 pub struct DistanceCorrelation {
     /// Spots in the input.
     pub n_spots: usize,
-    /// Pairs behind `r` and its interval: `n(n-1)/2`.
+    /// Pairs behind `r` and its interval: `n(n-1)/2`, or the sampled pairs.
     pub n_pairs: usize,
-    /// Pearson correlation of expression distances with spatial distances over all pairs.
+    /// Pearson correlation of expression distances with spatial distances over all pairs (or the sampled ones).
     pub r: f64,
+    /// When `r` was estimated on sampled pairs: its standard error from the sampling (the standard deviation of
+    /// the replicates' r over sqrt(replicates)). The Fisher-z interval does not include it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub sampling_se: Option<f64>,
     /// Fisher-z interval `tanh(atanh r -+ z_{(1+level)/2} / sqrt(n_pairs - 3))` (scipy's `confidence_interval`).
     pub ci_low: f64,
     pub ci_high: f64,
@@ -109,6 +124,10 @@ impl DistanceCorrelationParams {
         self.max_spots = max_spots;
         self
     }
+    pub fn max_pairs(mut self, max_pairs: Option<usize>) -> Self {
+        self.max_pairs = max_pairs;
+        self
+    }
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -128,6 +147,14 @@ impl DistanceCorrelationParams {
             return Err(EvalError::param(
                 "max_spots",
                 format!("must be >= 4, got {m}"),
+            ));
+        }
+        if let Some(m) = self.max_pairs
+            && m < 10 * SAMPLE_REPLICATES
+        {
+            return Err(EvalError::param(
+                "max_pairs",
+                format!("must be >= {}, got {m}", 10 * SAMPLE_REPLICATES),
             ));
         }
         Ok(())
@@ -159,13 +186,24 @@ impl DistanceCorrelationParams {
         check_finite("coordinates", coords)?;
         let e = expression.as_standard_layout();
         let s = coords.as_standard_layout();
-        let (r, n_pairs) = streaming_pearson(e.view(), s.view());
+        let all_pairs = n * (n - 1) / 2;
+        let (r, n_pairs, sampling_se) = match self.max_pairs {
+            Some(m) if m < all_pairs => {
+                let (r, se) = sampled_pearson(e.view(), s.view(), m, self.seed);
+                (r, m / SAMPLE_REPLICATES * SAMPLE_REPLICATES, Some(se))
+            }
+            _ => {
+                let (r, m) = streaming_pearson(e.view(), s.view());
+                (r, m, None)
+            }
+        };
         let (ci_low, ci_high) = fisher_ci(r, n_pairs, self.confidence_level);
 
         let mut out = DistanceCorrelation {
             n_spots: n,
             n_pairs,
             r,
+            sampling_se,
             ci_low,
             ci_high,
             confidence_level: self.confidence_level,
@@ -342,6 +380,52 @@ fn centred_moments(a: &[f64], b: &[f64]) -> Moments {
 }
 
 /// Pearson r of expression vs spatial distances over all pairs, streamed row by row.
+/// Pearson r of the distances over `max_pairs` uniformly drawn pairs `i != j`, in [`SAMPLE_REPLICATES`]
+/// seeded replicates (each its own ChaCha8 stream, so the result does not depend on the thread count): the
+/// pooled r and the standard error of that estimate from the replicates' spread.
+fn sampled_pearson(
+    e: ArrayView2<f64>,
+    s: ArrayView2<f64>,
+    max_pairs: usize,
+    seed: u64,
+) -> (f64, f64) {
+    let n = e.nrows();
+    let per = max_pairs / SAMPLE_REPLICATES;
+    let (ev, sv) = (
+        e.as_slice().expect("standard layout"),
+        s.as_slice().expect("standard layout"),
+    );
+    let (de, ds) = (e.ncols(), s.ncols());
+    let replicates: Vec<Moments> = (0..SAMPLE_REPLICATES)
+        .into_par_iter()
+        .map(|k| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream((2 << 32) + k as u64);
+            let (mut a, mut b) = (Vec::with_capacity(per), Vec::with_capacity(per));
+            while a.len() < per {
+                let i = rand::Rng::gen_range(&mut rng, 0..n);
+                let j = rand::Rng::gen_range(&mut rng, 0..n);
+                if i != j {
+                    let (ei, ej) = (&ev[i * de..(i + 1) * de], &ev[j * de..(j + 1) * de]);
+                    let (si, sj) = (&sv[i * ds..(i + 1) * ds], &sv[j * ds..(j + 1) * ds]);
+                    a.push(sq_euclidean_unrolled(ei, ej).sqrt());
+                    b.push(sq_euclidean_unrolled(si, sj).sqrt());
+                }
+            }
+            centred_moments(&a, &b)
+        })
+        .collect();
+    let r_of = |m: &Moments| m.cab / (m.m2a.sqrt() * m.m2b.sqrt());
+    let rs: Vec<f64> = replicates.iter().map(r_of).collect();
+    let pooled = replicates
+        .into_iter()
+        .fold(Moments::default(), Moments::merge);
+    let k = rs.len() as f64;
+    let mean = rs.iter().sum::<f64>() / k;
+    let var = rs.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    (r_of(&pooled), (var / k).sqrt())
+}
+
 fn streaming_pearson(e: ArrayView2<f64>, s: ArrayView2<f64>) -> (f64, usize) {
     let n = e.nrows();
     let rows: Vec<Moments> = (0..n)

@@ -99,3 +99,59 @@ fn subsampling_is_reported_and_pearson_still_uses_all_pairs() {
     assert!(res.mantel_p.is_none() && res.spearman.is_some());
     assert_ne!(res.r_tested, res.r);
 }
+
+/// Spots on a 50 x 40 grid whose expression follows position plus seeded uniform noise (2000 spots, 1999000 pairs).
+fn gradient_section() -> (Array2<f64>, Array2<f64>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let coords = Array2::from_shape_fn((2000, 2), |(i, k)| {
+        if k == 0 {
+            (i % 50) as f64
+        } else {
+            (i / 50) as f64
+        }
+    });
+    let expr = Array2::from_shape_fn((2000, 5), |(i, g)| {
+        let (x, y) = (coords[[i, 0]], coords[[i, 1]]);
+        let signal = [x, y, x + y, x - y, 0.0][g] / 10.0;
+        signal + 3.0 * (rng.r#gen::<f64>() - 0.5)
+    });
+    (expr, coords)
+}
+
+#[test]
+fn sampled_pairs_estimate_r_within_their_stated_error_on_any_thread_count() {
+    let (expr, coords) = gradient_section();
+    let params = DistanceCorrelationParams::new().spearman(false).n_perms(0);
+    let exact = params.clone().run(expr.view(), coords.view()).unwrap();
+    assert_eq!(exact.n_pairs, 1_999_000);
+    assert_eq!(exact.sampling_se, None);
+    let sampled = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            params
+                .clone()
+                .max_pairs(Some(200_000))
+                .run(expr.view(), coords.view())
+                .unwrap()
+        })
+    };
+    let (one, two) = (sampled(1), sampled(2));
+    assert_eq!(one, two, "the sample does not depend on the thread count");
+    let se = one.sampling_se.expect("sampled pairs report their error");
+    assert_eq!(one.n_pairs, 200_000);
+    // The standard error of a correlation near r from m pairs is about (1 - r^2) / sqrt(m) if they were
+    // independent; the replicates' spread must be of that order, and the estimate within 4 of them.
+    let independent = (1.0 - exact.r * exact.r) / (200_000f64).sqrt();
+    assert!(se > 0.3 * independent && se < 10.0 * independent, "se {se}");
+    assert!(
+        (one.r - exact.r).abs() < 4.0 * se,
+        "sampled {} vs exact {} (se {se})",
+        one.r,
+        exact.r
+    );
+    assert!(params.max_pairs(Some(50)).check().is_err());
+}

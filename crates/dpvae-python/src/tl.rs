@@ -140,6 +140,7 @@ pub fn distance_correlation<'py>(
     d.set_item("confidence_level", c.confidence_level)?;
     d.set_item("n_spots", c.n_spots)?;
     d.set_item("n_pairs", c.n_pairs)?;
+    d.set_item("sampling_se", c.sampling_se)?;
     d.set_item("spearman", c.spearman)?;
     d.set_item("mantel_p", c.mantel_p)?;
     d.set_item("n_perms", c.n_perms)?;

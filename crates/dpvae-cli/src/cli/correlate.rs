@@ -14,9 +14,13 @@ pub struct CorrelateSettings {
     /// Permutations of the Mantel test.
     #[arg(long, default_value_t = 199)]
     pub perms: usize,
-    /// Spots used for Spearman and the Mantel test (subsampled above this; Pearson always uses all pairs).
+    /// Spots used for Spearman and the Mantel test (subsampled above this; Pearson uses all pairs, or --max-pairs).
     #[arg(long, default_value_t = 1500)]
     pub max_spots: usize,
+    /// Pearson r uses every pair up to this many pairs, and this many sampled pairs above it (with the
+    /// sampling's standard error reported).
+    #[arg(long, default_value_t = 20_000_000)]
+    pub max_pairs: usize,
     /// Print one JSON object (with the settings under `config`) instead of text.
     #[arg(long)]
     pub json: bool,

@@ -26,6 +26,7 @@ pub fn run(inv: &Invocation, args: CorrelateArgs) -> Result<()> {
     let res = DistanceCorrelationParams::new()
         .n_perms(s.perms)
         .max_spots(Some(s.max_spots))
+        .max_pairs(Some(s.max_pairs))
         .seed(s.seed)
         .run(x.view(), coords.view())?;
     let out = json!({
@@ -35,6 +36,7 @@ pub fn run(inv: &Invocation, args: CorrelateArgs) -> Result<()> {
         "confidence_level": res.confidence_level,
         "n_spots": res.n_spots,
         "n_pairs": res.n_pairs,
+        "sampling_se": res.sampling_se,
         "n_genes": processed.n_vars(),
         "spearman": res.spearman,
         "mantel_p": res.mantel_p,
@@ -45,12 +47,18 @@ pub fn run(inv: &Invocation, args: CorrelateArgs) -> Result<()> {
     if s.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
+        let pairs = match res.sampling_se {
+            Some(_) => format!("{} sampled pairs", res.n_pairs),
+            None => format!("{} pairs", res.n_pairs),
+        };
         println!(
-            "Pearson r (expression vs spatial distance, {} pairs, {} genes): {:.4}",
-            res.n_pairs,
+            "Pearson r (expression vs spatial distance, {pairs}, {} genes): {:.4}",
             processed.n_vars(),
             res.r
         );
+        if let Some(se) = res.sampling_se {
+            println!("Standard error of r from sampling the pairs: {se:.2e}");
+        }
         println!(
             "Fisher-Z {:.0}% interval (nominal: pairs are not independent): [{:.4}, {:.4}]",
             res.confidence_level * 100.0,
