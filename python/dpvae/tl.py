@@ -58,7 +58,8 @@ def distance_correlation(adata, *, use_rep: Optional[str] = None, coords_key: st
 
     Expression is ``obsm[use_rep]`` (e.g. ``"X_pca"``) or X (``layers[layer]``) as stored. Returns ``r``
     with its Fisher-z interval (``ci_low``, ``ci_high``), Spearman's rho and, with ``n_perms``, a Mantel
-    p-value computed on at most ``max_spots`` spots.
+    p-value computed on at most ``max_spots`` spots. Above 20 million pairs (about 6300 spots) ``r`` is
+    estimated on 20 million sampled pairs and ``sampling_se`` is its standard error (``None`` otherwise).
     """
     coords = coordinates(adata, coords_key, required=True)
     if use_rep is not None:
