@@ -59,3 +59,4 @@ def test_distance_correlation_is_pearson_of_pairwise_distances(tissue):
     assert res["r"] == pytest.approx(expected, rel=1e-9)
     assert res["ci_low"] < res["r"] < res["ci_high"]
     assert res["n_pairs"] == a.n_obs * (a.n_obs - 1) // 2
+    assert res["sampling_se"] is None, "every pair was used"
