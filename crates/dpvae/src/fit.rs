@@ -4,8 +4,8 @@
 use dpvae_data::SpatialData;
 use dpvae_data::preprocess::FittedPreprocess;
 use dpvae_model::{
-    Likelihood, ModelConfig, SavedModel, TracingObserver, TrainConfig, TrainInput, TrainObserver,
-    TrainOutcome, TrainingMetadata, matrix_checksum,
+    BackendKind, Likelihood, ModelConfig, ModelError, SavedModel, TracingObserver, TrainConfig,
+    TrainInput, TrainObserver, TrainOutcome, TrainingMetadata, matrix_checksum,
 };
 use ndarray::{Array1, Array2, Axis};
 
@@ -118,11 +118,15 @@ fn shared_train_config(settings: &TrainSettings, n_spots: usize) -> TrainConfig 
     let mut cfg = settings.train.clone();
     let n_train = ((1.0 - cfg.validation_fraction) * n_spots as f64) as usize;
     cfg.batch_size = settings.placement.batch_size(cfg.batch_size, n_train);
+    if cfg.batch_size != 0 {
+        cfg.steps_per_epoch = cfg.steps_per_epoch.or(settings.placement.batches_per_epoch);
+    }
     cfg.split_seed = Some(cfg.split_seed.unwrap_or(settings.train.seed));
     cfg
 }
 
-/// Train every ensemble member (seeds seed, seed + 1, ...), each run reported to `observer`.
+/// Train every ensemble member (seeds seed, seed + 1, ...), each run reported to `observer`. On the CPU with
+/// more than one thread, members train side by side ([`crate::members`]); the models are the same.
 fn train_members(
     input: &TrainInput<'_>,
     settings: &TrainSettings,
@@ -135,24 +139,49 @@ fn train_members(
         .with_likelihood(settings.model.likelihood)
         .with_dropout(settings.model.dropout);
     let members = settings.placement.members;
-    (0..members)
-        .map(|k| {
-            if members > 1 {
-                tracing::info!(member = k + 1, of = members, "training ensemble member");
-            }
-            let member = TrainConfig {
-                seed: settings.train.seed + k as u64,
-                ..cfg.clone()
-            };
-            Ok(dpvae_model::train_observed(
-                input,
-                &network,
-                &member,
-                settings.backend,
-                observer,
-            )?)
+    let configs: Vec<TrainConfig> = (0..members)
+        .map(|k| TrainConfig {
+            seed: settings.train.seed + k as u64,
+            ..cfg.clone()
         })
-        .collect()
+        .collect();
+    let backend = settings.backend;
+    let side_by_side =
+        members > 1 && backend != BackendKind::Cuda && rayon::current_num_threads() > 1;
+    if !side_by_side {
+        return configs
+            .iter()
+            .enumerate()
+            .map(|(k, member)| {
+                if members > 1 {
+                    tracing::info!(member = k + 1, of = members, "training ensemble member");
+                }
+                Ok(dpvae_model::train_observed(
+                    input, &network, member, backend, observer,
+                )?)
+            })
+            .collect();
+    }
+    tracing::info!(members, "training the ensemble's members side by side");
+    let results = crate::members::train_in_parallel(input, &network, &configs, backend, observer);
+    let mut outcomes = Vec::with_capacity(members);
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(o) => outcomes.push(o),
+            Err(e) => errors.push(e),
+        }
+    }
+    // The error to report is the one that stopped the others, not their being stopped.
+    let first = errors
+        .iter()
+        .position(|e| !matches!(e, ModelError::Interrupted { .. }))
+        .unwrap_or(0);
+    if let Some(e) = errors.into_iter().nth(first) {
+        observer.on_error(&e);
+        return Err(e.into());
+    }
+    Ok(outcomes)
 }
 
 /// Fit preprocessing on `reference` (raw counts and coordinates) and train the model (an ensemble when

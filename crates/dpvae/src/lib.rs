@@ -34,6 +34,7 @@ mod error;
 pub mod evaluate;
 mod fit;
 pub mod logging;
+mod members;
 mod model;
 mod params;
 mod place;

@@ -124,3 +124,52 @@ fn genes_the_query_lacks() {
         .unwrap();
     assert!(format!("{e:#}").contains("share no genes"), "{e:#}");
 }
+
+/// Members train side by side when the pool has several threads, one after another on one thread; the models,
+/// and what an observer hears, are the same either way.
+#[test]
+fn members_side_by_side_give_the_sequential_models_and_reports() {
+    use dpvae_model::{EpochReport, TrainObserver, TrainStart, TrainSummary};
+
+    #[derive(Default)]
+    struct Log(Vec<String>);
+    impl TrainObserver for Log {
+        fn on_start(&mut self, s: &TrainStart) {
+            self.0.push(format!("start {}", s.n_train));
+        }
+        fn on_epoch(&mut self, r: &EpochReport<'_>) {
+            self.0
+                .push(format!("epoch {} {}", r.record.epoch, r.record.total));
+        }
+        fn on_finish(&mut self, s: &TrainSummary) {
+            self.0.push(format!("finish {}", s.best_epoch));
+        }
+    }
+
+    let (reference, _) = tissue();
+    let mut s = settings();
+    s.train.epochs = 8;
+    s.placement.members = 3;
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut log = Log::default();
+            let t = dpvae::train_reference_observed(&reference, &s, "sim", None, &mut log).unwrap();
+            (t.model.placement().cloned(), log.0)
+        })
+    };
+    let (sequential, told_sequential) = run(1);
+    let (side_by_side, told_side_by_side) = run(2);
+    assert_eq!(told_sequential.len(), 3 * (8 + 2), "{told_sequential:?}");
+    assert_eq!(
+        told_side_by_side, told_sequential,
+        "same events, same order"
+    );
+    assert_eq!(
+        side_by_side, sequential,
+        "same anchors' latents and calibration"
+    );
+}
