@@ -41,16 +41,16 @@ pub struct PlacementSettings {
     /// lambda = 1 means the same for every technology's units (pixels, um, array indices).
     pub standardize_coords: bool,
     /// When set, the batch size grows with the reference to about n / this (never below train.batch_size
-    /// nor above [`MAX_AUTO_BATCH`]), so an epoch has a similar number of steps at any size.
+    /// nor above `max_batch_size`), and an epoch is at most this many steps (`train.steps_per_epoch`), so an
+    /// epoch costs about the same at any size above `batches_per_epoch x max_batch_size` spots.
     pub batches_per_epoch: Option<usize>,
+    /// Upper bound of the grown batch size: a step's cost grows with it (the DP loss quadratically).
+    pub max_batch_size: usize,
     /// Map placements into the reference's frame and units (otherwise the latent itself is the output).
     pub reference_frame: bool,
     /// How the latent is read out in the reference's frame.
     pub readout: Readout,
 }
-
-/// Upper bound of the automatic batch size: the DP loss is quadratic in it.
-pub const MAX_AUTO_BATCH: usize = 4096;
 
 impl Default for PlacementSettings {
     fn default() -> Self {
@@ -65,6 +65,7 @@ impl PlacementSettings {
             members: 5,
             standardize_coords: true,
             batches_per_epoch: Some(16),
+            max_batch_size: 512,
             reference_frame: true,
             readout: Readout::Procrustes,
         }
@@ -76,6 +77,7 @@ impl PlacementSettings {
             members: 1,
             standardize_coords: false,
             batches_per_epoch: None,
+            max_batch_size: 512,
             reference_frame: false,
             readout: Readout::Procrustes,
         }
@@ -94,6 +96,9 @@ impl PlacementSettings {
         if self.batches_per_epoch == Some(0) {
             bail!("placement.batches_per_epoch must be positive");
         }
+        if self.max_batch_size == 0 {
+            bail!("placement.max_batch_size must be positive");
+        }
         Ok(())
     }
 
@@ -102,7 +107,7 @@ impl PlacementSettings {
         match self.batches_per_epoch {
             Some(k) if configured != 0 => configured
                 .max(n_train.div_ceil(k))
-                .min(MAX_AUTO_BATCH.max(configured)),
+                .min(self.max_batch_size.max(configured)),
             _ => configured,
         }
     }
@@ -389,8 +394,14 @@ mod tests {
     fn batch_size_grows_with_n_within_bounds() {
         let p = PlacementSettings::recommended();
         assert_eq!(p.batch_size(256, 2600), 256);
-        assert_eq!(p.batch_size(256, 32_000), 2000);
-        assert_eq!(p.batch_size(256, 800_000), MAX_AUTO_BATCH);
+        assert_eq!(p.batch_size(256, 6_400), 400);
+        assert_eq!(p.batch_size(256, 32_000), 512);
+        assert_eq!(p.batch_size(256, 800_000), 512);
+        assert_eq!(
+            p.batch_size(1024, 800_000),
+            1024,
+            "a larger configured batch is kept"
+        );
         assert_eq!(p.batch_size(0, 800_000), 0);
         assert_eq!(PlacementSettings::paper().batch_size(128, 800_000), 128);
     }

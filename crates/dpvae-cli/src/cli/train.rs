@@ -17,7 +17,7 @@ pub struct TrainFlags {
     /// Most training epochs; early stopping on the validation spots usually ends sooner [default: 200].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Spots per step (0: full batch) [default: 256, grown to about n/16 for large references, at most 4096].
+    /// Spots per step (0: full batch) [default: 256, grown to about n/16 for large references, at most 512; an epoch is then at most 16 steps].
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Learning rate of Adam(W) [default: 0.001].
