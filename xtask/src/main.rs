@@ -2,7 +2,7 @@
 //!
 //! * `reproduce`: every experiment of the paper on real data, with figures and a report (docs/reproduce.md).
 //! * `placement`: the placement benchmark (docs/placement.md).
-//! * `bench`: every crate's criterion benchmarks in release mode.
+//! * `bench`: every crate's criterion benchmarks in release mode (`--scale`: and the scale benchmark).
 //! * `speed`: training throughput against the PyTorch reference, pinned, alternating (docs/performance.md).
 //! * `scale`: `dpvae run`'s steps on simulated single-cell sections of 10^5 and 10^6 cells (docs/performance.md).
 
@@ -41,6 +41,10 @@ enum Task {
         /// Only this crate (dpvae-geometry, dpvae-eval, dpvae-model).
         #[arg(long)]
         package: Option<String>,
+        /// Then the scale benchmark too (`cargo xtask scale` with its defaults: 10^5 and 10^6 simulated cells,
+        /// about 15 minutes on 2 cores).
+        #[arg(long)]
+        scale: bool,
     },
 }
 
@@ -52,7 +56,10 @@ fn main() -> std::process::ExitCode {
         Task::Placement(args) => placement::run(args),
         Task::Scale(args) => scale::run(args),
         Task::Speed(args) => speed::run(args),
-        Task::Bench { package } => bench(package.as_deref()),
+        Task::Bench { package, scale } => bench(package.as_deref()).and_then(|()| match scale {
+            true => scale::run(scale::ScaleArgs::defaults()),
+            false => Ok(()),
+        }),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -127,23 +127,30 @@ fn method(name: &str) -> Result<Method> {
     })
 }
 
-/// A `--variant NAME=FILE`: the default settings with FILE's keys on top.
-fn variant(spec: &str) -> Result<Method> {
-    let (name, file) = spec
-        .split_once('=')
-        .with_context(|| format!("--variant {spec}: expected NAME=FILE"))?;
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+/// dpvae's default settings with the keys of the TOML file `file` on top.
+pub fn settings_with_overlay(file: &Path) -> Result<TrainSettings> {
+    let shown = file.display();
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {shown}"))?;
     let overlay: toml::Value =
-        toml::from_str(&text).with_context(|| format!("{file} is not valid TOML"))?;
+        toml::from_str(&text).with_context(|| format!("{shown} is not valid TOML"))?;
     let mut base = serde_json::to_value(TrainSettings::recommended())?;
     dpvae::settings::merge(&mut base, serde_json::to_value(overlay)?);
     let mut settings: TrainSettings = serde_json::from_value(base)
-        .with_context(|| format!("{file}: not valid training settings"))?;
+        .with_context(|| format!("{shown}: not valid training settings"))?;
     // An overlay cannot unset a key, so turning scaling off takes its dependent options with it.
     if !settings.preprocess.scale {
         settings.preprocess.scale_max_value = None;
         settings.preprocess.scale_per_section = false;
     }
+    Ok(settings)
+}
+
+/// A `--variant NAME=FILE`: the default settings with FILE's keys on top.
+fn variant(spec: &str) -> Result<Method> {
+    let (name, file) = spec
+        .split_once('=')
+        .with_context(|| format!("--variant {spec}: expected NAME=FILE"))?;
+    let settings = settings_with_overlay(Path::new(file))?;
     Ok(Method::Dpvae {
         name: name.to_string(),
         settings: Box::new(settings),
