@@ -126,7 +126,8 @@ fn shared_train_config(settings: &TrainSettings, n_spots: usize) -> TrainConfig 
 }
 
 /// Train every ensemble member (seeds seed, seed + 1, ...), each run reported to `observer`. On the CPU with
-/// more than one thread, members train side by side ([`crate::members`]); the models are the same.
+/// more than one thread, called from outside a rayon pool, members train side by side on rayon's global pool
+/// ([`crate::members`]); the models are the same.
 fn train_members(
     input: &TrainInput<'_>,
     settings: &TrainSettings,
@@ -146,8 +147,12 @@ fn train_members(
         })
         .collect();
     let backend = settings.backend;
-    let side_by_side =
-        members > 1 && backend != BackendKind::Cuda && rayon::current_num_threads() > 1;
+    // Not from inside a rayon pool: a worker waiting on its members could hold up the pool they run on (the
+    // placement benchmark, for one, already runs its cases in a pool).
+    let side_by_side = members > 1
+        && backend != BackendKind::Cuda
+        && rayon::current_thread_index().is_none()
+        && rayon::current_num_threads() > 1;
     if !side_by_side {
         return configs
             .iter()
