@@ -6,9 +6,9 @@
 //! and the spread of the replicates' r gives the estimate's sampling standard error
 //! ([`DistanceCorrelation::sampling_se`]), so a million-cell section costs seconds, not days.
 //!
-//! On every pair, Pearson r is streamed: each spot `i` computes its distances to spots `j > i` into a row buffer, reduces them
-//! to centred moments, and the rows are merged (Chan et al.) in row order, so neither n x n matrix exists and the
-//! result is bitwise reproducible. Spearman and Mantel need the expression distances of every pair in memory
+//! On every pair, Pearson r is streamed: each spot `i` computes its distances to spots `j > i` into a row
+//! buffer, reduces them to centred moments, and the rows are merged (Chan et al.) in row order, so neither n x n
+//! matrix exists and the result is bitwise reproducible. Spearman and Mantel need the expression distances of every pair in memory
 //! (8 bytes per pair, plus 24 bytes per pair transiently for ranking); above `max_spots` spots they run on a seeded
 //! uniform subsample of spots, reported in [`DistanceCorrelation::n_spots_tested`].
 
@@ -46,7 +46,7 @@ pub struct DistanceCorrelationParams {
     /// Mantel alternative (two-sided).
     pub alternative: Alternative,
     /// Spearman and Mantel use at most this many spots (a seeded uniform subsample); `None` = all. Default 3000
-    /// (4.5 M pairs, ~150 MB transient). Pearson r and its interval always use every pair.
+    /// (4.5 M pairs, ~150 MB transient). Pearson r and its interval use every pair (or `max_pairs` sampled ones).
     pub max_spots: Option<usize>,
     /// Pearson r uses every pair up to this many; above, this many sampled pairs (`None`: always every pair).
     pub max_pairs: Option<usize>,
@@ -189,8 +189,8 @@ impl DistanceCorrelationParams {
         let all_pairs = n * (n - 1) / 2;
         let (r, n_pairs, sampling_se) = match self.max_pairs {
             Some(m) if m < all_pairs => {
-                let (r, se) = sampled_pearson(e.view(), s.view(), m, self.seed);
-                (r, m / SAMPLE_REPLICATES * SAMPLE_REPLICATES, Some(se))
+                let (r, sampled, se) = sampled_pearson(e.view(), s.view(), m, self.seed);
+                (r, sampled, Some(se))
             }
             _ => {
                 let (r, m) = streaming_pearson(e.view(), s.view());
@@ -379,16 +379,16 @@ fn centred_moments(a: &[f64], b: &[f64]) -> Moments {
     }
 }
 
-/// Pearson r of expression vs spatial distances over all pairs, streamed row by row.
 /// Pearson r of the distances over `max_pairs` uniformly drawn pairs `i != j`, in [`SAMPLE_REPLICATES`]
 /// seeded replicates (each its own ChaCha8 stream, so the result does not depend on the thread count): the
-/// pooled r and the standard error of that estimate from the replicates' spread.
+/// pooled r, the pairs drawn (`max_pairs` rounded down to whole replicates) and the standard error of r from
+/// the replicates' spread.
 fn sampled_pearson(
     e: ArrayView2<f64>,
     s: ArrayView2<f64>,
     max_pairs: usize,
     seed: u64,
-) -> (f64, f64) {
+) -> (f64, usize, f64) {
     let n = e.nrows();
     let per = max_pairs / SAMPLE_REPLICATES;
     let (ev, sv) = (
@@ -423,9 +423,10 @@ fn sampled_pearson(
     let k = rs.len() as f64;
     let mean = rs.iter().sum::<f64>() / k;
     let var = rs.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    (r_of(&pooled), (var / k).sqrt())
+    (r_of(&pooled), per * SAMPLE_REPLICATES, (var / k).sqrt())
 }
 
+/// Pearson r of expression vs spatial distances over all pairs, streamed row by row.
 fn streaming_pearson(e: ArrayView2<f64>, s: ArrayView2<f64>) -> (f64, usize) {
     let n = e.nrows();
     let rows: Vec<Moments> = (0..n)

@@ -67,39 +67,52 @@ const POWER_ITERATIONS: usize = 4;
 /// Rows densified at a time (8192 x 2000 genes in f64 is 131 MB).
 const BLOCK_ROWS: usize = 8192;
 
-/// `f(start, block)` for every block of rows of `x`, as f64 and centred on `mean`, in parallel; the results
-/// in block order (so sums over them do not depend on the thread count).
-fn map_centred_blocks<T: Send>(
+/// `f(start, block)` for every block of [`BLOCK_ROWS`] rows of `x`, in parallel; the results in block order (so
+/// sums over them do not depend on the thread count).
+fn map_row_blocks<T: Send>(
     x: &(impl RowBlocks + Sync),
-    mean: &Array1<f64>,
-    f: impl Fn(usize, Array2<f64>) -> T + Sync,
+    f: impl Fn(usize, Array2<f32>) -> T + Sync,
 ) -> Vec<T> {
     let n = x.dims().0;
     let starts: Vec<usize> = (0..n).step_by(BLOCK_ROWS).collect();
     starts
         .into_par_iter()
-        .map(|start| {
-            let end = (start + BLOCK_ROWS).min(n);
-            f(start, x.dense_rows(start, end).mapv(f64::from) - mean)
-        })
+        .map(|start| f(start, x.dense_rows(start, (start + BLOCK_ROWS).min(n))))
         .collect()
+}
+
+/// [`map_row_blocks`] with each block as f64 and centred on `mean`.
+fn map_centred_blocks<T: Send>(
+    x: &(impl RowBlocks + Sync),
+    mean: &Array1<f64>,
+    f: impl Fn(usize, Array2<f64>) -> T + Sync,
+) -> Vec<T> {
+    map_row_blocks(x, |start, b| f(start, b.mapv(f64::from) - mean))
+}
+
+/// Blocks of consecutive rows, in order, stacked into one `rows x cols` matrix.
+fn stack_blocks<A: Clone + Default>(rows: usize, cols: usize, blocks: Vec<Array2<A>>) -> Array2<A> {
+    let mut out = Array2::from_elem((rows, cols), A::default());
+    let mut start = 0;
+    for block in blocks {
+        let end = start + block.nrows();
+        out.slice_mut(s![start..end, ..]).assign(&block);
+        start = end;
+    }
+    out
 }
 
 /// Column means of `x`, block by block.
 fn column_means(x: &(impl RowBlocks + Sync)) -> Array1<f64> {
     let (n, g) = x.dims();
-    let sums = map_centred_blocks(x, &Array1::zeros(g), |_, b| b.sum_axis(Axis(0)));
+    let sums = map_row_blocks(x, |_, b| b.mapv(f64::from).sum_axis(Axis(0)));
     sums.iter().fold(Array1::zeros(g), |acc, s| acc + s) / n.max(1) as f64
 }
 
 /// `(x - mean) . m` (rows x m's columns), block by block.
 fn centred_dot(x: &(impl RowBlocks + Sync), mean: &Array1<f64>, m: &Array2<f64>) -> Array2<f64> {
-    let mut out = Array2::<f64>::zeros((x.dims().0, m.ncols()));
-    for (start, block) in map_centred_blocks(x, mean, |start, b| (start, b.dot(m))) {
-        let end = start + block.nrows();
-        out.slice_mut(s![start..end, ..]).assign(&block);
-    }
-    out
+    let blocks = map_centred_blocks(x, mean, |_, b| b.dot(m));
+    stack_blocks(x.dims().0, m.ncols(), blocks)
 }
 
 /// `(x - mean)^T . m` (columns x m's columns), block by block.
@@ -202,20 +215,8 @@ impl FittedPca {
         } else {
             Array1::from_elem(k, self.score_scale as f32)
         };
-        let starts: Vec<usize> = (0..n).step_by(BLOCK_ROWS).collect();
-        let blocks: Vec<Array2<f32>> = starts
-            .par_iter()
-            .map(|&start| {
-                let end = (start + BLOCK_ROWS).min(n);
-                (x.dense_rows(start, end) - &mean).dot(&comp) / &scale
-            })
-            .collect();
-        let mut out = Array2::<f32>::zeros((n, k));
-        for (&start, block) in starts.iter().zip(blocks) {
-            out.slice_mut(s![start..start + block.nrows(), ..])
-                .assign(&block);
-        }
-        Ok(out)
+        let blocks = map_row_blocks(&x, |_, b| (b - &mean).dot(&comp) / &scale);
+        Ok(stack_blocks(n, k, blocks))
     }
 
     /// Component names, `PC1`, `PC2`, ...
