@@ -12,7 +12,7 @@ pub struct PreprocessSettings {
     /// Highly variable genes to keep (0: all).
     #[arg(long, default_value_t = 100)]
     pub hvg: usize,
-    /// HVG flavor: seurat, cell_ranger or seurat_v3.
+    /// HVG flavor: seurat, cell_ranger, seurat_v3 or variance (top variance of the log data).
     #[arg(long, default_value = "seurat")]
     pub flavor: HvgFlavor,
     /// Scale each gene to unit variance (clipped at --max-value).

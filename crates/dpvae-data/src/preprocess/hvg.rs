@@ -10,6 +10,8 @@
 //! - `seurat_v3` (raw counts): loess (span 0.3, degree 2) of log10 variance on log10 mean over the non-constant
 //!   genes, regularised sd `sqrt(10^fit)`, counts clipped at `mean + sd * sqrt(n_obs)`, normalised variance of
 //!   the clipped standardised values; the top N by that variance (ties by gene order).
+//! - `variance` (log data; not a scanpy flavor): the top N genes by variance (ddof=1) of the log-normalised
+//!   data, ties by gene order: the gene recipe a scikit-learn user writes by hand (`X.var(0).argsort()`).
 //!
 //! Selection for the dispersion flavors is scanpy's: the N-th highest non-NaN normalised dispersion is the cut-off
 //! and every gene at or above it is selected (so exact ties at the cut-off can select more than N).
@@ -33,6 +35,8 @@ pub enum HvgFlavor {
     CellRanger,
     /// Seurat v3 "vst": loess-regularised variance of clipped standardised raw counts.
     SeuratV3,
+    /// Plain variance of the log-normalised data (no mean binning, no loess).
+    Variance,
 }
 
 impl HvgFlavor {
@@ -41,6 +45,7 @@ impl HvgFlavor {
             HvgFlavor::Seurat => "seurat",
             HvgFlavor::CellRanger => "cell_ranger",
             HvgFlavor::SeuratV3 => "seurat_v3",
+            HvgFlavor::Variance => "variance",
         }
     }
     /// Whether the flavor reads raw counts (before normalisation) rather than log-normalised data.
@@ -56,9 +61,12 @@ impl std::str::FromStr for HvgFlavor {
             "seurat" => Ok(HvgFlavor::Seurat),
             "cell_ranger" | "cellranger" => Ok(HvgFlavor::CellRanger),
             "seurat_v3" | "seuratv3" => Ok(HvgFlavor::SeuratV3),
+            "variance" => Ok(HvgFlavor::Variance),
             _ => Err(DataError::data(
                 "flavor",
-                format!("unknown HVG flavor '{s}' (expected seurat, cell_ranger or seurat_v3)"),
+                format!(
+                    "unknown HVG flavor '{s}' (expected seurat, cell_ranger, seurat_v3 or variance)"
+                ),
             )),
         }
     }
@@ -149,6 +157,19 @@ impl HvgParams {
         match self.flavor {
             HvgFlavor::Seurat | HvgFlavor::CellRanger => self.dispersion_flavor(x),
             HvgFlavor::SeuratV3 => self.seurat_v3(x),
+            HvgFlavor::Variance => Ok(self.top_variance(x)),
+        }
+    }
+
+    fn top_variance(&self, x: &Matrix) -> HvgResult {
+        let (mean, var) = gene_mean_var(x, |v| v);
+        let highly_variable = top_ranked(&var, self.n_top_genes);
+        HvgResult {
+            flavor: self.flavor,
+            means: mean,
+            dispersions: var.clone(),
+            dispersions_norm: var,
+            highly_variable,
         }
     }
 
@@ -268,13 +289,7 @@ impl HvgParams {
                     * (nf * mean[j] * mean[j] + sq[j] - 2.0 * sum[j] * mean[j])
             })
             .collect();
-        // Rank by normalised variance, highest first, NaN last; equal values keep gene order.
-        let mut order: Vec<usize> = (0..g).collect();
-        order.sort_by(|&a, &b| desc_nan_last(norm[a], norm[b]));
-        let mut highly_variable = vec![false; g];
-        for &j in order.iter().take(self.n_top_genes.min(g)) {
-            highly_variable[j] = true;
-        }
+        let highly_variable = top_ranked(&norm, self.n_top_genes);
         Ok(HvgResult {
             flavor: self.flavor,
             means: mean,
@@ -283,6 +298,17 @@ impl HvgParams {
             highly_variable,
         })
     }
+}
+
+/// The `n_top` highest values, highest first, NaN last; equal values keep gene order.
+fn top_ranked(values: &[f64], n_top: usize) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| desc_nan_last(values[a], values[b]));
+    let mut selected = vec![false; values.len()];
+    for &j in order.iter().take(n_top.min(values.len())) {
+        selected[j] = true;
+    }
+    selected
 }
 
 fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
@@ -450,5 +476,24 @@ mod tests {
         assert_eq!(hv, vec![false, false, true, true, false]);
         let hv = top_by_cutoff(&[f64::NAN, 1.0], 5);
         assert_eq!(hv, vec![false, true]);
+    }
+
+    #[test]
+    fn variance_flavor_takes_the_most_variable_log_genes() {
+        // Gene variances (ddof 1): 0, 1, 4/3 (= var of [0, 0, 2]), 1 (tie with gene 1, which comes first).
+        let x = ndarray::array![
+            [1.0f32, 0.0, 0.0, 5.0],
+            [1.0, 1.0, 0.0, 6.0],
+            [1.0, 2.0, 2.0, 7.0]
+        ];
+        let r = HvgParams::new(2, HvgFlavor::Variance)
+            .fit(&Matrix::Dense(x))
+            .unwrap();
+        assert_eq!(r.selected(), vec![1, 2]);
+        assert!((r.dispersions[2] - 4.0 / 3.0).abs() < 1e-9);
+        assert_eq!(
+            "variance".parse::<HvgFlavor>().unwrap(),
+            HvgFlavor::Variance
+        );
     }
 }
