@@ -13,6 +13,7 @@ pub mod io;
 pub mod linalg;
 pub mod matrix;
 pub mod preprocess;
+pub mod pseudospots;
 pub mod simulate;
 pub mod simulate_cells;
 pub mod split;
