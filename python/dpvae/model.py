@@ -25,7 +25,7 @@ from ._anndata import (
 _SETTINGS = (
     "alpha2", "epochs", "batch_size", "learning_rate", "beta", "validation_fraction", "latent_dim",
     "hidden", "dropout", "members", "n_hvg", "pca", "likelihood", "mask", "lambda_mode", "hvg_flavor",
-    "backend",
+    "auto", "backend",
 )
 
 
@@ -45,9 +45,10 @@ class DpVae:
     spatial_key, layer
         Where the coordinates and the counts are.
     alpha2, epochs, batch_size, learning_rate, beta, validation_fraction, latent_dim, hidden, dropout,
-    members, n_hvg, pca, likelihood, mask, lambda_mode, hvg_flavor, backend
+    members, n_hvg, pca, likelihood, mask, lambda_mode, hvg_flavor, auto, backend
         Single settings, as the command line's flags of the same names (``dpvae train --help``); left at
-        ``None`` they keep the protocol's value. ``likelihood``, ``mask``, ``lambda_mode``, ``hvg_flavor`` and
+        ``None`` they keep the protocol's value. ``auto=False`` is ``--no-auto``: no per-reference choice of
+        the gene selection on the reference's own validation spots (naming ``hvg_flavor`` also fixes it). ``likelihood``, ``mask``, ``lambda_mode``, ``hvg_flavor`` and
         ``backend`` are strings such as ``"nb"``, ``"knn:10"``, ``"learned"``, ``"seurat_v3"``, ``"flex"``.
 
     Examples

@@ -103,6 +103,10 @@ impl TrainFlags {
         if let Some(f) = self.flavor {
             preprocess.set_hvg_flavor(f);
         }
+        // A flavor named on the command line is the user's choice: nothing to search.
+        if self.no_auto || self.flavor.is_some() {
+            placement.auto.enabled = false;
+        }
         inv.finish(s)
     }
 }

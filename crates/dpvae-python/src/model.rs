@@ -208,6 +208,7 @@ fn apply(p: DpVaeParams, key: &str, v: &Bound<'_, PyAny>) -> PyResult<DpVaeParam
                 .parse::<LambdaMode>()
                 .map_err(|e| parse_err(&e))?,
         ),
+        "auto" => p.auto(v.extract()?),
         "hvg_flavor" => p.hvg_flavor(v.extract::<String>()?.parse().map_err(|e| parse_err(&e))?),
         "backend" => p.backend(
             v.extract::<String>()?
@@ -218,7 +219,7 @@ fn apply(p: DpVaeParams, key: &str, v: &Bound<'_, PyAny>) -> PyResult<DpVaeParam
             return Err(PyValueError::new_err(format!(
                 "unknown setting '{other}'; known: alpha2, epochs, batch_size, learning_rate, beta, \
                  validation_fraction, seed, latent_dim, hidden, dropout, members, n_hvg, pca, likelihood, \
-                 mask, lambda_mode, hvg_flavor, backend"
+                 mask, lambda_mode, hvg_flavor, auto, backend"
             )));
         }
     })

@@ -2,7 +2,7 @@
 //! (anchors and the uncertainty's calibration).
 
 use dpvae_data::SpatialData;
-use dpvae_data::preprocess::FittedPreprocess;
+use dpvae_data::preprocess::{FittedPreprocess, HvgFlavor};
 use dpvae_model::{
     BackendKind, Likelihood, ModelConfig, ModelError, SavedModel, TracingObserver, TrainConfig,
     TrainInput, TrainObserver, TrainOutcome, TrainingMetadata, matrix_checksum,
@@ -84,6 +84,16 @@ struct Prepared {
     train_coords: Option<Array2<f64>>,
 }
 
+impl Prepared {
+    fn input(&self) -> TrainInput<'_> {
+        TrainInput {
+            expression: self.x.view(),
+            coords: self.train_coords.as_ref().map(|c| c.view()),
+            library_size: self.library_size.as_ref().map(|l| l.view()),
+        }
+    }
+}
+
 fn prepare(
     reference: &SpatialData,
     settings: &TrainSettings,
@@ -132,6 +142,7 @@ fn train_members(
     input: &TrainInput<'_>,
     settings: &TrainSettings,
     cfg: &TrainConfig,
+    range: std::ops::Range<usize>,
     observer: &mut dyn TrainObserver,
 ) -> Result<Vec<TrainOutcome>> {
     let network = ModelConfig::new(input.expression.ncols())
@@ -140,7 +151,8 @@ fn train_members(
         .with_likelihood(settings.model.likelihood)
         .with_dropout(settings.model.dropout);
     let members = settings.placement.members;
-    let configs: Vec<TrainConfig> = (0..members)
+    let configs: Vec<TrainConfig> = range
+        .clone()
         .map(|k| TrainConfig {
             seed: settings.train.seed + k as u64,
             ..cfg.clone()
@@ -149,15 +161,15 @@ fn train_members(
     let backend = settings.backend;
     // Not from inside a rayon pool: a worker waiting on its members could hold up the pool they run on (the
     // placement benchmark, for one, already runs its cases in a pool).
-    let side_by_side = members > 1
+    let side_by_side = configs.len() > 1
         && backend != BackendKind::Cuda
         && rayon::current_thread_index().is_none()
         && rayon::current_num_threads() > 1;
     if !side_by_side {
         return configs
             .iter()
-            .enumerate()
-            .map(|(k, member)| {
+            .zip(range)
+            .map(|(member, k)| {
                 if members > 1 {
                     tracing::info!(member = k + 1, of = members, "training ensemble member");
                 }
@@ -169,7 +181,7 @@ fn train_members(
     }
     tracing::info!(members, "training the ensemble's members side by side");
     let results = crate::members::train_in_parallel(input, &network, &configs, backend, observer);
-    let mut outcomes = Vec::with_capacity(members);
+    let mut outcomes = Vec::with_capacity(configs.len());
     let mut errors = Vec::new();
     for r in results {
         match r {
@@ -203,6 +215,8 @@ pub fn train_reference(
 }
 
 /// [`train_reference`], with every member's training run reported to `observer` (e.g. a progress bar).
+/// Unless `placement.auto` is off, the gene selection is first chosen on the reference's own validation
+/// spots ([`crate::auto`]).
 pub fn train_reference_observed(
     reference: &SpatialData,
     settings: &TrainSettings,
@@ -211,23 +225,183 @@ pub fn train_reference_observed(
     observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
     check_reference(reference, settings)?;
+    if let Some(candidates) = crate::auto::candidates(settings, reference.n_obs()) {
+        return train_searched(
+            reference,
+            settings,
+            &candidates,
+            dataset_name,
+            query_genes,
+            observer,
+        );
+    }
     let p = prepare(reference, settings, query_genes)?;
-    let input = TrainInput {
-        expression: p.x.view(),
-        coords: p.train_coords.as_ref().map(|c| c.view()),
-        library_size: p.library_size.as_ref().map(|l| l.view()),
-    };
     let cfg = shared_train_config(settings, p.x.nrows());
-    let mut outcomes = train_members(&input, settings, &cfg, observer)?;
+    let outcomes = train_members(
+        &p.input(),
+        settings,
+        &cfg,
+        0..settings.placement.members,
+        observer,
+    )?;
+    finish(settings, dataset_name, p, cfg, outcomes, None)
+}
+
+/// A candidate of the search, trained and scored.
+struct Searched {
+    candidate: usize,
+    flavor: HvgFlavor,
+    prepared: Prepared,
+    cfg: TrainConfig,
+    outcomes: Vec<TrainOutcome>,
+    genes: Vec<String>,
+    score: Option<(f64, usize)>,
+}
+
+/// Train every candidate's search members, keep the one that places the validation spots best, and
+/// complete it to the full ensemble.
+fn train_searched(
+    reference: &SpatialData,
+    settings: &TrainSettings,
+    candidates: &[TrainSettings],
+    dataset_name: &str,
+    query_genes: Option<&[String]>,
+    observer: &mut dyn TrainObserver,
+) -> Result<Trained> {
+    let auto = &settings.placement.auto;
+    let rows = crate::auto::subsample_rows(reference.n_obs(), auto.max_spots, settings.train.seed);
+    let subsample = rows.as_ref().map(|r| reference.select_obs(r)).transpose()?;
+    let searched_on = subsample.as_ref().unwrap_or(reference);
+    let mut scored: Vec<Searched> = Vec::new();
+    let mut report = Vec::new();
+    for (candidate, cand) in candidates.iter().enumerate() {
+        let flavor = cand
+            .preprocess
+            .hvg
+            .as_ref()
+            .map(|h| h.flavor)
+            .unwrap_or_default();
+        let p = prepare(searched_on, cand, query_genes)?;
+        let genes = p.fitted.genes.clone();
+        if scored.iter().any(|c| c.genes == genes) {
+            report.push(crate::auto::Candidate {
+                hvg_flavor: flavor,
+                n_genes: genes.len(),
+                validation_disparity: None,
+            });
+            continue;
+        }
+        let cfg = shared_train_config(cand, p.x.nrows());
+        let outcomes = train_members(&p.input(), cand, &cfg, 0..auto.members, observer)?;
+        let score = validation_score(cand, &p, &outcomes)?;
+        tracing::info!(
+            flavor = flavor.as_str(),
+            disparity = score.map(|s| s.0),
+            "scored a gene selection on the validation spots"
+        );
+        report.push(crate::auto::Candidate {
+            hvg_flavor: flavor,
+            n_genes: genes.len(),
+            validation_disparity: score.map(|s| s.0),
+        });
+        scored.push(Searched {
+            candidate,
+            flavor,
+            prepared: p,
+            cfg,
+            outcomes,
+            genes,
+            score,
+        });
+    }
+    let best = (0..scored.len())
+        .min_by(|&a, &b| {
+            let key = |i: usize| scored[i].score.map_or(f64::INFINITY, |s| s.0);
+            key(a).total_cmp(&key(b))
+        })
+        .context("the search trained no candidate")?;
+    let chosen = &candidates[scored[best].candidate];
+    let chosen_flavor = scored[best].flavor;
+    let selection = crate::auto::Selection {
+        chosen: chosen_flavor,
+        candidates: report,
+        validation_spots: scored[best].score.map_or(0, |s| s.1),
+        members: auto.members,
+        subsample: rows.as_ref().map(Vec::len),
+    };
+    tracing::info!(
+        chosen = chosen_flavor.as_str(),
+        "gene selection chosen on the validation spots"
+    );
+    let full = TrainSettings {
+        placement: crate::placement::PlacementSettings {
+            auto: settings.placement.auto.clone(),
+            ..chosen.placement.clone()
+        },
+        ..chosen.clone()
+    };
+    if rows.is_some() || auto.members > full.placement.members {
+        // Searched on a subsample (or with more members than the ensemble has): train the chosen
+        // candidate afresh on every spot.
+        let p = prepare(reference, &full, query_genes)?;
+        let cfg = shared_train_config(&full, p.x.nrows());
+        let outcomes = train_members(&p.input(), &full, &cfg, 0..full.placement.members, observer)?;
+        return finish(&full, dataset_name, p, cfg, outcomes, Some(selection));
+    }
+    // The full ensemble's first members are the search members: the same data, split, seeds and settings.
+    let Searched {
+        prepared,
+        cfg,
+        mut outcomes,
+        ..
+    } = scored.swap_remove(best);
+    let rest = train_members(
+        &prepared.input(),
+        &full,
+        &cfg,
+        auto.members..full.placement.members,
+        observer,
+    )?;
+    outcomes.extend(rest);
+    finish(
+        &full,
+        dataset_name,
+        prepared,
+        cfg,
+        outcomes,
+        Some(selection),
+    )
+}
+
+/// The Procrustes disparity of the ensemble's placement of the validation spots, and how many were scored.
+fn validation_score(
+    settings: &TrainSettings,
+    p: &Prepared,
+    outcomes: &[TrainOutcome],
+) -> Result<Option<(f64, usize)>> {
+    let Some(coords) = &p.coords else {
+        return Ok(None);
+    };
+    let record = placement_record(settings, p.frame.clone(), &p.x, coords, outcomes)?;
+    Ok(record.1)
+}
+
+/// The trained model, its placement record and what training measured.
+fn finish(
+    settings: &TrainSettings,
+    dataset_name: &str,
+    p: Prepared,
+    cfg: TrainConfig,
+    mut outcomes: Vec<TrainOutcome>,
+    selection: Option<crate::auto::Selection>,
+) -> Result<Trained> {
     let started = std::time::Instant::now();
     let placement = match (&p.coords, settings.placement.reference_frame) {
-        (Some(c), true) => Some(placement_record(
-            settings,
-            p.frame.clone(),
-            &p.x,
-            c,
-            &outcomes,
-        )?),
+        (Some(c), true) => {
+            let (mut record, _) = placement_record(settings, p.frame.clone(), &p.x, c, &outcomes)?;
+            record.selection = selection;
+            Some(record)
+        }
         _ => None,
     };
     let calibration_seconds = started.elapsed().as_secs_f64();
@@ -256,14 +430,15 @@ pub fn train_reference_observed(
 }
 
 /// The placement record of a trained ensemble: anchors drawn from the training spots, and the calibration
-/// of the placement error on the validation spots no member trained on.
+/// of the placement error on the validation spots no member trained on; with the Procrustes disparity of the
+/// ensemble's placement of those spots and their number (when there are enough to calibrate on).
 fn placement_record(
     settings: &TrainSettings,
     frame: Option<CoordFrame>,
     x: &Array2<f32>,
     coords: &Array2<f64>,
     outcomes: &[TrainOutcome],
-) -> Result<PlacementRecord> {
+) -> Result<(PlacementRecord, Option<(f64, usize)>)> {
     let backend = settings.backend;
     let seed = settings.train.seed;
     let validation = &outcomes[0].validation_indices;
@@ -295,7 +470,7 @@ fn placement_record(
              for this model; it needs at least {MIN_CALIBRATION} (raise --validation-fraction)",
             cal_rows.len()
         );
-        return Ok(record);
+        return Ok((record, None));
     }
     let embedded = embed_rows(&cal_rows)?;
     let latents: Vec<Array2<f64>> = embedded.iter().map(|e| e.0.clone()).collect();
@@ -305,8 +480,9 @@ fn placement_record(
     // Errors as `dpvae evaluate` measures them: after the rigid part of the Procrustes alignment (an identity
     // for a good placement in the reference's own frame).
     let errors = rigid_errors(truth.view(), placed.view())?;
+    let disparity = dpvae_geometry::procrustes(truth.view(), placed.view())?.disparity;
     let views = member_views(&embedded);
     let d = record.difficulty(&views, (&latents, &errors), true, &members, &placed)?;
     record.calibration = Some(Calibration::fit(&latents, &d, &errors)?);
-    Ok(record)
+    Ok((record, Some((disparity, cal_rows.len()))))
 }

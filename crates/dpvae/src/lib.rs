@@ -30,6 +30,7 @@
 //! ```
 
 pub mod anndata;
+pub mod auto;
 mod error;
 pub mod evaluate;
 mod fit;
@@ -47,6 +48,7 @@ pub use dpvae_eval as eval;
 pub use dpvae_geometry as geometry;
 pub use dpvae_model as network;
 
+pub use auto::{AutoSettings, Selection};
 pub use error::{Context, Error, Result};
 pub use fit::{Trained, train_reference, train_reference_observed};
 pub use model::Model;

@@ -93,6 +93,8 @@ impl DpVaeParams {
         members: usize => placement.members);
     setter!(/// Compute backend.
         backend: BackendKind => backend);
+    setter!(/// Choose the gene selection per reference on its own validation spots ([`crate::auto`]).
+        auto: bool => placement.auto.enabled);
 
     /// Highly variable genes kept (0: all genes).
     pub fn n_hvg(mut self, n: usize) -> Self {
@@ -100,9 +102,10 @@ impl DpVaeParams {
         self
     }
 
-    /// How highly variable genes are chosen.
+    /// How highly variable genes are chosen; naming one fixes it (no automatic choice).
     pub fn hvg_flavor(mut self, flavor: HvgFlavor) -> Self {
         self.settings.preprocess.set_hvg_flavor(flavor);
+        self.settings.placement.auto.enabled = false;
         self
     }
 

@@ -31,6 +31,8 @@ pub struct Placed {
     pub uncertainty: Option<Uncertainty>,
     /// Reconstruction method used.
     pub method: dpvae_geometry::Method,
+    /// The model's automatic choice of the gene selection, when one was made.
+    pub selection: Option<crate::auto::Selection>,
 }
 
 impl Placed {
@@ -70,13 +72,17 @@ impl Placed {
 
     /// What the placement was, for `uns['dpvae']['placement']`.
     pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "frame": if self.reference_frame { "reference" } else { "latent" },
             "latent_dim": self.latent.ncols(),
             "members": self.member_coords.len(),
             "method": format!("{:?}", self.method).to_ascii_lowercase(),
             "uncertainty": self.uncertainty.is_some(),
-        })
+        });
+        if let Some(s) = &self.selection {
+            v["selection"] = serde_json::to_value(s).unwrap_or_default();
+        }
+        v
     }
 
     /// The coordinates as a barcode,x,y table, with the uncertainty columns when there are any.
@@ -155,6 +161,7 @@ impl Model {
             reference_frame,
             uncertainty,
             method,
+            selection: self.placement().and_then(|r| r.selection.clone()),
         })
     }
 }

@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::auto::{AutoSettings, Selection};
 use crate::uncertainty::{Calibration, Difficulty, MemberLatent, Neighbourhood, Uncertainty};
 
 /// Reference spots kept per member to fit the latent -> tissue transform.
@@ -50,6 +51,8 @@ pub struct PlacementSettings {
     pub reference_frame: bool,
     /// How the latent is read out in the reference's frame.
     pub readout: Readout,
+    /// The per-reference choice of the gene selection by validation ([`crate::auto`]).
+    pub auto: AutoSettings,
 }
 
 impl Default for PlacementSettings {
@@ -68,6 +71,7 @@ impl PlacementSettings {
             max_batch_size: 512,
             reference_frame: true,
             readout: Readout::Procrustes,
+            auto: AutoSettings::recommended(),
         }
     }
 
@@ -80,6 +84,7 @@ impl PlacementSettings {
             max_batch_size: 512,
             reference_frame: false,
             readout: Readout::Procrustes,
+            auto: AutoSettings::off(),
         }
     }
 
@@ -99,7 +104,7 @@ impl PlacementSettings {
         if self.max_batch_size == 0 {
             bail!("placement.max_batch_size must be positive");
         }
-        Ok(())
+        self.auto.check()
     }
 
     /// The batch size for `n_train` training spots.
@@ -158,6 +163,10 @@ pub struct PlacementRecord {
     /// before uncertainty existed, or when there were too few validation spots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// The automatic choice of the gene selection and every candidate's validation score (absent when no
+    /// search ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
 }
 
 pub(crate) fn to_rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
@@ -204,6 +213,7 @@ impl PlacementRecord {
             anchor_coords: to_rows(anchor_coords),
             anchor_latents: anchor_latents.iter().map(to_rows).collect(),
             calibration: None,
+            selection: None,
         }
     }
 
