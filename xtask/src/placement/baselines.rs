@@ -2,8 +2,11 @@
 //! splits: kNN regression and MLP regression from principal components of log-normalised HVGs to coordinates
 //! (scikit-learn's `KNeighborsRegressor` and `MLPRegressor` as ../shared/notes/peers.md ran them).
 //!
-//! Features: `normalize_total` (median reference total) + `log1p`, top 2000 `seurat` HVGs among the genes both
-//! datasets have, PCA(30) fitted on the reference.
+//! Each baseline is given what a careful user would give it: the better of two gene recipes (the top 2000
+//! `seurat` HVGs, or the 2000 genes of highest variance of the log data), chosen per reference by the
+//! disparity of its own held-out spots ([`choose_recipe`]), and every input step dpvae's own pipeline uses:
+//! `normalize_total` (median reference total) + `log1p`, PCA(30) fitted on the reference, and the query
+//! centred on its own gene means before the projection (a per-section correction).
 
 use anyhow::{Context, Result};
 use burn::backend::Autodiff;
@@ -14,33 +17,105 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use dpvae_data::SpatialData;
 use dpvae_data::preprocess::{HvgFlavor, HvgParams, PcaParams, Preprocess};
+use dpvae_data::split::train_test_split;
 use dpvae_model::backend::FlexBackend;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 type Ad = Autodiff<FlexBackend>;
 
-/// PCA scores of reference and query (genes both have, as the peers use them).
+/// The gene recipes a baseline chooses between.
+pub const RECIPES: [HvgFlavor; 2] = [HvgFlavor::Seurat, HvgFlavor::Variance];
+
+/// Genes each recipe keeps.
+const N_GENES: usize = 2000;
+
+/// Reference spots held out to choose the recipe.
+const CHOICE_FRACTION: f64 = 0.1;
+
+/// A baseline regressor: reference features and coordinates, query features -> query coordinates.
+pub type Regressor<'a> =
+    dyn Fn(ArrayView2<f32>, ArrayView2<f64>, ArrayView2<f32>) -> Result<Array2<f64>> + 'a;
+
+/// Which recipe a baseline used, and every recipe's disparity on the reference's held-out spots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipeChoice {
+    pub chosen: String,
+    pub scores: Vec<(String, f64)>,
+}
+
+/// PCA scores of reference and query under one gene recipe (genes both have, the query centred on its own
+/// gene means when it has 50 spots or more).
 pub fn features(
     reference: &SpatialData,
     query: &SpatialData,
     seed: u64,
+    recipe: HvgFlavor,
 ) -> Result<(Array2<f32>, Array2<f32>)> {
     let p = Preprocess {
-        hvg: Some(HvgParams::new(2000, HvgFlavor::Seurat)),
+        hvg: Some(HvgParams::new(N_GENES, recipe)),
         pca: Some(PcaParams {
             n_components: 30,
             seed,
             whiten: false,
         }),
+        center_per_section: true,
         ..Preprocess::default()
     };
     let shared = p.align.keys(query, "query")?.to_vec();
     let (r, fitted, _) = p.fit_shared(reference, Some(&shared))?;
     let (q, _) = fitted.apply(query)?;
     Ok((r.x.to_dense(), q.x.to_dense()))
+}
+
+/// The recipe under which `regress`, trained on 90% of the reference, places the other 10% best (lowest
+/// Procrustes disparity). The query is never used to choose.
+pub fn choose_recipe(
+    reference: &SpatialData,
+    seed: u64,
+    regress: &Regressor,
+) -> Result<(HvgFlavor, RecipeChoice)> {
+    let split = train_test_split(reference.n_obs(), CHOICE_FRACTION, seed)?;
+    let fit = reference.select_obs(&split.train)?;
+    let held = reference.select_obs(&split.test)?;
+    let truth = held.require_spatial()?;
+    let coords = fit.require_spatial()?;
+    let mut scores = Vec::new();
+    for recipe in RECIPES {
+        let (r, q) = features(&fit, &held, seed, recipe)?;
+        let placed = regress(r.view(), coords.view(), q.view())?;
+        let d = dpvae_geometry::procrustes(truth.view(), placed.view())?.disparity;
+        scores.push((recipe, d));
+    }
+    let best = scores
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|s| s.0)
+        .context("no recipe")?;
+    let choice = RecipeChoice {
+        chosen: best.as_str().to_string(),
+        scores: scores
+            .iter()
+            .map(|(f, d)| (f.as_str().to_string(), *d))
+            .collect(),
+    };
+    Ok((best, choice))
+}
+
+/// Place `query` with `regress` under the recipe chosen on the reference.
+pub fn place(
+    reference: &SpatialData,
+    query: &SpatialData,
+    seed: u64,
+    regress: &Regressor,
+) -> Result<(Array2<f64>, RecipeChoice)> {
+    let (recipe, choice) = choose_recipe(reference, seed, regress)?;
+    let (r, q) = features(reference, query, seed, recipe)?;
+    let coords = reference.require_spatial()?;
+    Ok((regress(r.view(), coords.view(), q.view())?, choice))
 }
 
 /// `KNeighborsRegressor(n_neighbors=k, weights='distance')`: inverse-distance weighted mean of the k nearest

@@ -38,6 +38,8 @@ pub struct Timing {
 /// A dpvae placement as the benchmark sees it.
 pub struct Placement {
     pub coords: Array2<f64>,
+    /// What the method chose on the reference's own validation spots.
+    pub choice: Option<super::baselines::RecipeChoice>,
     pub uncertainty: Option<Uncertainty>,
     /// The first member's posterior variances.
     pub variance: Option<Array2<f64>>,

@@ -23,6 +23,50 @@ pub struct Metrics {
     pub knn_overlap: f64,
 }
 
+/// What the cross-resolution cases add: errors in tissue units and placements outside the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CrossMetrics {
+    /// Median distance between placed and true positions (tissue units; no alignment: every method places in
+    /// the reference's frame).
+    pub median_error: f64,
+    /// The same in spot pitches.
+    pub median_error_pitches: f64,
+    /// Share of placements more than two pitches from every reference spot (outside the tissue).
+    pub outside: f64,
+    pub pitch: f64,
+}
+
+pub fn cross(
+    truth: ArrayView2<f64>,
+    placed: ArrayView2<f64>,
+    spots: ArrayView2<f64>,
+    pitch: f64,
+) -> Result<CrossMetrics> {
+    let mut err: Vec<f64> = truth
+        .rows()
+        .into_iter()
+        .zip(placed.rows())
+        .map(|(t, p)| (t[0] - p[0]).hypot(t[1] - p[1]))
+        .collect();
+    let median_error = dpvae_core::stats::median(&mut err);
+    let far = placed
+        .rows()
+        .into_iter()
+        .filter(|p| {
+            spots
+                .rows()
+                .into_iter()
+                .all(|s| (s[0] - p[0]).hypot(s[1] - p[1]) > 2.0 * pitch)
+        })
+        .count();
+    Ok(CrossMetrics {
+        median_error,
+        median_error_pitches: median_error / pitch,
+        outside: far as f64 / placed.nrows().max(1) as f64,
+        pitch,
+    })
+}
+
 pub fn evaluate(truth: ArrayView2<f64>, placed: ArrayView2<f64>) -> Result<Metrics> {
     let disparity = dpvae_geometry::procrustes(truth, placed)?.disparity;
     let n = truth.nrows();

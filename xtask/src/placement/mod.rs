@@ -13,6 +13,8 @@ mod cases;
 mod metrics;
 mod peers;
 mod report;
+mod report_cross;
+mod report_families;
 mod report_uncertainty;
 
 use std::path::{Path, PathBuf};
@@ -33,13 +35,15 @@ use metrics::Metrics;
 
 #[derive(Debug, Args)]
 pub struct PlacementArgs {
-    /// A data directory with a MANIFEST.tsv (default: $DPVAE_DATA).
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    /// Data directories with a MANIFEST.tsv (repeat or comma separate; default: $DPVAE_DATA). Subfolders with
+    /// a MANIFEST.tsv of their own (`extra/`) are included.
+    #[arg(long, value_name = "DIR", value_delimiter = ',')]
+    pub data: Vec<PathBuf>,
     /// Output folder (default: target/placement/<profile>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// CI's profile: three small sections, one seed, one transfer pair, dpvae and the Rust baselines.
+    /// CI's profile: four small sections of two technologies, one seed, one transfer pair, dpvae and the
+    /// Rust baselines.
     #[arg(long)]
     pub quick: bool,
     /// Seeds of the held-out splits (default: 3; quick: 1).
@@ -58,6 +62,10 @@ pub struct PlacementArgs {
     /// Skip the transfer cases.
     #[arg(long)]
     pub no_transfer: bool,
+    /// Add the cross-resolution cases: single cells of the single-cell sections (Xenium, seqFISH, osmFISH,
+    /// Slide-seq) placed from pseudo-spots made of the section's other cells, and the spots-from-spots control.
+    #[arg(long)]
+    pub cross_resolution: bool,
     /// Python with scikit-learn, tangram-sc and celerypy for the Python peers (default: $DPVAE_PYTHON).
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<PathBuf>,
@@ -172,6 +180,26 @@ pub struct CaseResult {
     pub calibration: Option<calibration::CaseCalibration>,
     pub seconds: f64,
     pub error: Option<String>,
+    /// The technology of the query's section.
+    #[serde(default)]
+    pub family: String,
+    /// What the method chose on the reference's own validation spots (gene recipe), with every candidate's
+    /// score.
+    #[serde(default)]
+    pub choice: Option<baselines::RecipeChoice>,
+    /// "holdout", "transfer", "cells" (single cells from pseudo-spots) or "spots" (their control).
+    #[serde(default)]
+    pub kind: String,
+    /// Cross-resolution cases: errors in tissue units and placements far from the reference's spots.
+    #[serde(default)]
+    pub cross: Option<metrics::CrossMetrics>,
+}
+
+impl CaseResult {
+    /// A single-cell case or its control (reported apart from held-out and transfer cases).
+    pub fn is_cross(&self) -> bool {
+        self.kind == "cells" || self.kind == "spots"
+    }
 }
 
 /// Profile choices: sections, seeds, methods.
@@ -183,10 +211,11 @@ struct Plan {
     methods: Vec<Method>,
 }
 
-const QUICK_SECTIONS: [&str; 3] = [
+const QUICK_SECTIONS: [&str; 4] = [
     "st_mouse_brain_hippo6",
     "visium_V1_Human_Lymph_Node_1000",
     "st_mouse_brain_hippo8",
+    "st_melanoma",
 ];
 
 fn plan(args: &PlacementArgs, panel: &Panel) -> Result<Plan> {
@@ -250,13 +279,14 @@ fn run_method(
     query: &SpatialData,
     seed: u64,
 ) -> Result<Placement> {
-    let coords = reference.require_spatial()?;
-    let bare = |coords: Array2<f64>| Placement {
+    reference.require_spatial()?;
+    let bare = |(coords, choice): (Array2<f64>, baselines::RecipeChoice)| Placement {
         coords,
         uncertainty: None,
         variance: None,
         record: None,
         timing: Default::default(),
+        choice: Some(choice),
     };
     Ok(match m {
         Method::Dpvae { settings, name } => {
@@ -284,7 +314,12 @@ fn run_method(
                 "the uncertainty changed the placement"
             );
             let record = trained.model.placement().cloned();
+            let choice = record
+                .as_ref()
+                .and_then(|r| r.selection.as_ref())
+                .map(selection_choice);
             Placement {
+                choice,
                 coords: placed.coords,
                 uncertainty: placed.uncertainty,
                 variance: Some(placed.variance),
@@ -297,35 +332,34 @@ fn run_method(
                 },
             }
         }
-        Method::Knn => {
-            let (r, q) = baselines::features(reference, query, seed)?;
-            bare(baselines::knn_regression(
-                r.view(),
-                coords.view(),
-                q.view(),
-                10,
-            ))
-        }
-        Method::Mlp => {
-            let (r, q) = baselines::features(reference, query, seed)?;
-            bare(baselines::mlp_regression(
-                r.view(),
-                coords.view(),
-                q.view(),
-                &baselines::MlpParams::single(seed),
-            )?)
-        }
-        Method::MlpEnsemble => {
-            let (r, q) = baselines::features(reference, query, seed)?;
+        Method::Knn => bare(baselines::place(reference, query, seed, &|r, c, q| {
+            Ok(baselines::knn_regression(r, c, q, 10))
+        })?),
+        Method::Mlp => bare(baselines::place(reference, query, seed, &|r, c, q| {
+            baselines::mlp_regression(r, c, q, &baselines::MlpParams::single(seed))
+        })?),
+        Method::MlpEnsemble => bare(baselines::place(reference, query, seed, &|r, c, q| {
             let members = (0..5)
                 .map(|k| {
                     let p = baselines::MlpParams::ensemble_member(seed * 100 + k);
-                    baselines::mlp_regression(r.view(), coords.view(), q.view(), &p)
+                    baselines::mlp_regression(r, c, q, &p)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            bare(dpvae::placement::average(&members))
-        }
+            Ok(dpvae::placement::average(&members))
+        })?),
     })
+}
+
+/// dpvae's search, as the report shows every method's choice.
+fn selection_choice(s: &dpvae::Selection) -> baselines::RecipeChoice {
+    baselines::RecipeChoice {
+        chosen: s.chosen.as_str().to_string(),
+        scores: s
+            .candidates
+            .iter()
+            .filter_map(|c| Some((c.hvg_flavor.as_str().to_string(), c.validation_disparity?)))
+            .collect(),
+    }
 }
 
 fn cache_path(out: &Path, case: &Case, method: &str) -> PathBuf {
@@ -342,18 +376,25 @@ fn run_case(case: &Case, m: &Method, out: &Path) -> Result<CaseResult> {
     }
     let (reference, query) = case.load()?;
     let truth = query.require_spatial()?.clone();
+    let spots = reference.require_spatial()?.clone();
     let start = Instant::now();
     let placed = run_method(m, &reference, &query, case.seed);
     let seconds = start.elapsed().as_secs_f64();
     let measured = placed.and_then(|p| {
+        let cross = case
+            .pseudo
+            .map(|ps| metrics::cross(truth.view(), p.coords.view(), spots.view(), ps.pitch))
+            .transpose()?;
         Ok((
             metrics::evaluate(truth.view(), p.coords.view())?,
             calibration::measure(truth.view(), &p)?,
+            p.choice,
+            cross,
         ))
     });
-    let (metrics, calibration, error) = match measured {
-        Ok((met, cal)) => (Some(met), cal, None),
-        Err(e) => (None, None, Some(format!("{e:#}"))),
+    let (metrics, calibration, choice, cross, error) = match measured {
+        Ok((met, cal, choice, cross)) => (Some(met), cal, choice, cross, None),
+        Err(e) => (None, None, None, None, Some(format!("{e:#}"))),
     };
     let r = CaseResult {
         case: case.id.clone(),
@@ -366,18 +407,24 @@ fn run_case(case: &Case, m: &Method, out: &Path) -> Result<CaseResult> {
         calibration,
         seconds,
         error,
+        family: case.family.clone(),
+        choice,
+        kind: case.kind_name().to_string(),
+        cross,
     };
     dpvae_data::atomic::write_bytes_atomic(&path, serde_json::to_string_pretty(&r)?.as_bytes())?;
     Ok(r)
 }
 
 pub fn run(args: PlacementArgs) -> Result<()> {
-    let data = args
-        .data
-        .clone()
-        .or_else(|| std::env::var_os("DPVAE_DATA").map(PathBuf::from))
-        .context("no data directory: pass --data DIR or set DPVAE_DATA")?;
-    let panel = Panel::from_manifest(&data)?;
+    let mut data = args.data.clone();
+    if data.is_empty() {
+        data.extend(std::env::var_os("DPVAE_DATA").map(PathBuf::from));
+    }
+    if data.is_empty() {
+        bail!("no data directory: pass --data DIR or set DPVAE_DATA");
+    }
+    let panel = Panel::for_placement(&data)?;
     let plan = plan(&args, &panel)?;
     let out = args
         .out
@@ -385,7 +432,10 @@ pub fn run(args: PlacementArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("target/placement").join(plan.name));
     std::fs::create_dir_all(out.join("cases"))
         .with_context(|| format!("creating {}", out.display()))?;
-    let all_cases = cases::build(&panel, &plan.sections, &plan.seeds, &plan.transfer)?;
+    let mut all_cases = cases::build(&panel, &plan.sections, &plan.seeds, &plan.transfer)?;
+    if args.cross_resolution {
+        all_cases.extend(cases::build_cross(&panel, &plan.sections, &plan.seeds)?);
+    }
     let work: Vec<(&Case, &Method)> = all_cases
         .iter()
         .flat_map(|c| plan.methods.iter().map(move |m| (c, m)))

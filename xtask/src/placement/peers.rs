@@ -27,7 +27,8 @@ struct PeerResult {
     error: Option<String>,
 }
 
-/// Run the script with `python` on `cases`; results named `py-<method>`.
+/// Run the script with `python` on `cases`; results named `py-<method>`. The cross-resolution cases are not
+/// sent: their pseudo-spots are built here, not by the script.
 pub fn run(
     python: &Path,
     cases: &[Case],
@@ -38,7 +39,7 @@ pub fn run(
     let jobs_path = out.join("peers_jobs.json");
     let peers_path = out.join("peers.json");
     let jobs = json!({
-        "cases": cases.iter().map(|c| json!({
+        "cases": cases.iter().filter(|c| c.pseudo.is_none()).map(|c| json!({
             "id": c.id,
             "seed": c.seed,
             "reference": c.reference_path,
@@ -107,6 +108,10 @@ pub fn run(
             calibration: None,
             seconds: r.seconds,
             error,
+            family: case.family.clone(),
+            choice: None,
+            kind: case.kind_name().to_string(),
+            cross: None,
         });
     }
     Ok(results)

@@ -16,7 +16,10 @@ type Table = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
 
 fn table(results: &[CaseResult], holdout: bool, metric: impl Fn(&super::Metrics) -> f64) -> Table {
     let mut t: Table = BTreeMap::new();
-    for r in results.iter().filter(|r| r.holdout == holdout) {
+    for r in results
+        .iter()
+        .filter(|r| r.holdout == holdout && !r.is_cross())
+    {
         let v = r.metrics.as_ref().map_or(f64::NAN, &metric);
         t.entry(r.label.clone())
             .or_default()
@@ -37,7 +40,7 @@ fn methods(results: &[CaseResult]) -> Vec<String> {
     m
 }
 
-fn sd(v: &[f64]) -> f64 {
+pub(super) fn sd(v: &[f64]) -> f64 {
     let m = mean(v);
     let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     if f.len() < 2 {
@@ -153,6 +156,25 @@ pub fn write(out: &Path, profile: &str, results: &[CaseResult], seconds: f64) ->
             hold.len()
         );
     }
+    // The ratio the placement issue's target is stated in: each method's mean over the best baseline's.
+    let best_baseline = methods
+        .iter()
+        .filter(|m| !m.starts_with("dpvae"))
+        .map(|m| by(true, &|x| x.disparity, m))
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    if best_baseline.is_finite() {
+        headline.insert("holdout_best_baseline".into(), json!(best_baseline));
+        for m in methods.iter().filter(|m| m.starts_with("dpvae")) {
+            let ratio = by(true, &|x| x.disparity, m) / best_baseline;
+            headline.insert(format!("holdout_ratio_to_best_baseline.{m}"), json!(ratio));
+            let _ = writeln!(
+                summary,
+                "
+{m}: held-out mean {ratio:.3} x the best baseline's ({best_baseline:.3})."
+            );
+        }
+    }
     for (label, row) in &trans {
         for (m, v) in row {
             headline.insert(format!("transfer.{label}.{m}"), json!(mean(v)));
@@ -166,6 +188,11 @@ pub fn write(out: &Path, profile: &str, results: &[CaseResult], seconds: f64) ->
         seconds,
         markdown(&hold, &methods, true)
     );
+    md.push_str(&super::report_families::section(
+        results,
+        &methods,
+        &mut headline,
+    ));
     if !trans.is_empty() {
         let _ = write!(
             md,
@@ -173,6 +200,11 @@ pub fn write(out: &Path, profile: &str, results: &[CaseResult], seconds: f64) ->
             markdown(&trans, &methods, false)
         );
     }
+    md.push_str(&super::report_cross::section(
+        results,
+        &methods,
+        &mut headline,
+    ));
     md.push_str(&super::report_uncertainty::section(
         out,
         results,

@@ -19,7 +19,7 @@ fn by_label<'a>(results: &'a [CaseResult], method: &str, holdout: bool) -> ByLab
     let mut t: ByLabel = BTreeMap::new();
     for r in results
         .iter()
-        .filter(|r| r.method == method && r.holdout == holdout)
+        .filter(|r| r.method == method && r.holdout == holdout && !r.is_cross())
     {
         if let Some(c) = &r.calibration {
             t.entry(r.label.as_str()).or_default().push(c);

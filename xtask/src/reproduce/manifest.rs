@@ -54,7 +54,7 @@ impl Panel {
                 path.display()
             )
         })?;
-        let sections = parse_manifest(&text, dir, &path)?;
+        let sections = parse_manifest(&text, dir, &path, Rows::Panel)?;
         if sections.is_empty() {
             bail!(
                 "{} lists no h5ad section under panel/, so there is nothing to reproduce on",
@@ -63,6 +63,48 @@ impl Panel {
         }
         Ok(Panel {
             source: path,
+            sections,
+        })
+    }
+
+    /// Every section with coordinates and expression that the placement benchmark runs on: the h5ad rows of
+    /// each directory's MANIFEST.tsv (any folder: `panel/`, `extra/`, ...), the raw instrument folders in
+    /// [`PLACEMENT_RAW`], and the same for every subfolder of a directory that has a MANIFEST.tsv of its own
+    /// (`extra/`). A section named twice is kept once (the first).
+    pub fn for_placement(dirs: &[PathBuf]) -> Result<Panel> {
+        let mut sections: Vec<Section> = Vec::new();
+        let mut manifests = Vec::new();
+        for dir in dirs {
+            manifests.push((dir.clone(), dir.join("MANIFEST.tsv")));
+            let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("could not list {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("MANIFEST.tsv").is_file())
+                .collect();
+            subs.sort();
+            manifests.extend(
+                subs.into_iter()
+                    .map(|d| (d.clone(), d.join("MANIFEST.tsv"))),
+            );
+        }
+        for (dir, path) in &manifests {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "could not read {}; --data must name directories with a MANIFEST.tsv (like ../shared/data)",
+                    path.display()
+                )
+            })?;
+            for s in parse_manifest(&text, dir, path, Rows::Placement)? {
+                if !sections.iter().any(|x| x.name == s.name) {
+                    sections.push(s);
+                }
+            }
+        }
+        if sections.is_empty() {
+            bail!("the data directories list no section to place");
+        }
+        Ok(Panel {
+            source: manifests[0].1.clone(),
             sections,
         })
     }
@@ -128,7 +170,33 @@ impl Panel {
     }
 }
 
-fn parse_manifest(text: &str, dir: &Path, label: &Path) -> Result<Vec<Section>> {
+/// Raw instrument folders the placement benchmark reads directly (other raw rows are reader fixtures, sections
+/// the panel already has in h5ad, or positions without expression), with their technology.
+pub const PLACEMENT_RAW: [(&str, &str); 2] = [
+    ("raw/visium_cytassist_mouse", "Visium"),
+    ("raw/xenium_mouse_brain", "Xenium"),
+];
+
+/// Which manifest rows are sections.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rows {
+    /// h5ad rows under `panel/` (the reproduction's panel).
+    Panel,
+    /// Every h5ad row and the raw folders of [`PLACEMENT_RAW`].
+    Placement,
+}
+
+/// A manifest path: relative to the manifest's folder, or to its parent when a sub-manifest names its rows
+/// from the data root (`extra/x.h5ad` in extra/MANIFEST.tsv).
+fn resolve(dir: &Path, rel: &str) -> PathBuf {
+    let here = dir.join(rel);
+    match dir.parent() {
+        Some(up) if !here.exists() && up.join(rel).exists() => up.join(rel),
+        _ => here,
+    }
+}
+
+fn parse_manifest(text: &str, dir: &Path, label: &Path, rows: Rows) -> Result<Vec<Section>> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines
         .next()
@@ -153,10 +221,25 @@ fn parse_manifest(text: &str, dir: &Path, label: &Path) -> Result<Vec<Section>> 
     for (i, line) in lines.enumerate() {
         let f: Vec<&str> = line.split('\t').collect();
         let get = |c: &str| f.get(col[c]).copied().unwrap_or("").trim();
-        if get("format") != "h5ad" || !get("path").starts_with("panel/") {
+        let h5ad = get("format") == "h5ad";
+        let raw_tech = PLACEMENT_RAW
+            .iter()
+            .find(|(p, _)| *p == get("path"))
+            .map(|(_, t)| *t);
+        let wanted = match rows {
+            Rows::Panel => h5ad && get("path").starts_with("panel/"),
+            Rows::Placement => (h5ad && !get("path").starts_with("raw/")) || raw_tech.is_some(),
+        };
+        if !wanted {
             continue;
         }
-        let n_obs = get("n_obs").parse::<usize>().with_context(|| {
+        // Raw folders state no size: 0 until the benchmark reads them.
+        let n_obs = if raw_tech.is_some() && get("n_obs").is_empty() {
+            Ok(0)
+        } else {
+            get("n_obs").parse::<usize>()
+        };
+        let n_obs = n_obs.with_context(|| {
             format!(
                 "{} row {}: n_obs `{}` is not a count",
                 label.display(),
@@ -164,7 +247,7 @@ fn parse_manifest(text: &str, dir: &Path, label: &Path) -> Result<Vec<Section>> 
                 get("n_obs")
             )
         })?;
-        let path = dir.join(get("path"));
+        let path = resolve(dir, get("path"));
         if !path.exists() {
             bail!(
                 "{} row {} names {}, which does not exist",
@@ -173,10 +256,11 @@ fn parse_manifest(text: &str, dir: &Path, label: &Path) -> Result<Vec<Section>> 
                 path.display()
             );
         }
+        let name = get("name");
         out.push(Section {
-            name: get("name").to_string(),
+            name: name.strip_prefix("raw/").unwrap_or(name).to_string(),
             path,
-            tech: get("tech").to_string(),
+            tech: raw_tech.unwrap_or(get("tech")).to_string(),
             species: get("species").to_string(),
             paper_dataset: get("paper_dataset").eq_ignore_ascii_case("true"),
             n_obs,
@@ -213,7 +297,7 @@ mod tests {
                 ("other", "h5ad", 10),
             ],
         );
-        let s = parse_manifest(&text, dir.path(), Path::new("M")).unwrap();
+        let s = parse_manifest(&text, dir.path(), Path::new("M"), Rows::Panel).unwrap();
         assert_eq!(s.len(), 4);
         let panel = Panel {
             source: "M".into(),
@@ -231,19 +315,54 @@ mod tests {
     #[test]
     fn bad_manifests_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let err = parse_manifest("name\tpath\n", dir.path(), Path::new("M.tsv"))
+        let err = parse_manifest("name\tpath\n", dir.path(), Path::new("M.tsv"), Rows::Panel)
             .unwrap_err()
             .to_string();
         assert!(err.contains("M.tsv") && err.contains("format"), "{err}");
         let text = "name\tpath\tformat\ttech\tspecies\tpaper_dataset\tn_obs\na\tpanel/a.h5ad\th5ad\tST\tm\tFalse\t5\n";
-        let err = parse_manifest(text, dir.path(), Path::new("M.tsv"))
+        let err = parse_manifest(text, dir.path(), Path::new("M.tsv"), Rows::Panel)
             .unwrap_err()
             .to_string();
         assert!(err.contains("does not exist"), "{err}");
         let text = "name\tpath\tformat\ttech\tspecies\tpaper_dataset\tn_obs\na\tpanel/a.h5ad\th5ad\tST\tm\tFalse\tmany\n";
-        let err = parse_manifest(text, dir.path(), Path::new("M.tsv"))
+        let err = parse_manifest(text, dir.path(), Path::new("M.tsv"), Rows::Panel)
             .unwrap_err()
             .to_string();
         assert!(err.contains("row 2") && err.contains("many"), "{err}");
+    }
+
+    #[test]
+    fn the_placement_panel_adds_sub_manifests_and_raw_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = panel_in(dir.path(), &[("a", "h5ad", 100)]);
+        std::fs::create_dir_all(dir.path().join("raw/xenium_mouse_brain")).unwrap();
+        text.push_str("raw/xenium_mouse_brain\traw/xenium_mouse_brain\t10x-xenium\t\t\t\t\t\n");
+        std::fs::write(dir.path().join("MANIFEST.tsv"), &text).unwrap();
+        let extra = dir.path().join("extra");
+        std::fs::create_dir_all(&extra).unwrap();
+        std::fs::write(extra.join("b.h5ad"), b"x").unwrap();
+        std::fs::write(
+            extra.join("MANIFEST.tsv"),
+            "name\tpath\tformat\ttech\tspecies\tpaper_dataset\tn_obs\nb\textra/b.h5ad\th5ad\tosmFISH\tmouse\tFalse\t50\n",
+        )
+        .unwrap();
+        let p = Panel::for_placement(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<(&str, &str, usize)> = p
+            .sections
+            .iter()
+            .map(|s| (s.name.as_str(), s.tech.as_str(), s.n_obs))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("a", "ST", 100),
+                ("xenium_mouse_brain", "Xenium", 0),
+                ("b", "osmFISH", 50)
+            ]
+        );
+        assert_eq!(p.sections[2].path, extra.join("b.h5ad"));
+        // The reproduction's panel is unchanged: panel/ rows only.
+        let r = Panel::from_manifest(dir.path()).unwrap();
+        assert_eq!(r.sections.len(), 1);
     }
 }
