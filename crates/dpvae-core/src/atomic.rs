@@ -101,6 +101,21 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(unique)
 }
 
+/// The name of the output a file or directory called `name` is a temporary of, when `name` is one of the
+/// hidden siblings dpvae's writers use: `.NAME.tmp-PID-N` ([`temp_path`]), and `.NAME.tmp-PID` /
+/// `.NAME.old-PID` (a model directory being written, and the old one set aside where the exchange is not
+/// available). A process killed with SIGKILL can leave them behind; they are safe to delete.
+pub fn temporary_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?;
+    let (base, tail) = rest
+        .rsplit_once(".tmp-")
+        .or_else(|| rest.rsplit_once(".old-"))?;
+    let numbers: Vec<&str> = tail.split('-').collect();
+    let numeric = |s: &&str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (!base.is_empty() && (1..=2).contains(&numbers.len()) && numbers.iter().all(numeric))
+        .then_some(base)
+}
+
 /// Write `path` atomically: `fill` writes the content into a buffered temporary file, which is flushed, fsynced
 /// and renamed over `path` only when `fill` succeeds; the directory is then fsynced (best effort). Missing parent
 /// directories are created. On failure the temporary file is removed and `path` is untouched.
@@ -225,6 +240,31 @@ mod tests {
         assert_eq!(fs::read(dir.join("a")).unwrap(), b"new");
         assert!(!dir.join("stale").exists());
         assert!(!new.exists() && !aside.exists());
+    }
+
+    #[test]
+    fn dpvae_temporaries_are_recognised_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = temp_path(&dir.path().join("config.toml"));
+        let name = tmp.file_name().unwrap().to_str().unwrap();
+        assert_eq!(temporary_of(name), Some("config.toml"));
+        assert_eq!(temporary_of(".model.tmp-544"), Some("model"));
+        assert_eq!(temporary_of(".model.old-544-123"), Some("model"));
+        assert_eq!(
+            temporary_of(".config.toml.tmp-544-98765"),
+            Some("config.toml")
+        );
+        for other in [
+            "config.toml",
+            ".config.toml",
+            ".config.toml.tmp-",
+            ".config.toml.tmp-a1",
+            ".x.tmp-1-2-3",
+            "x.tmp-1",
+            "..tmp-1",
+        ] {
+            assert_eq!(temporary_of(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -342,7 +342,14 @@ fn check_replaceable(dir: &Path) -> Result<()> {
     ))
 }
 
+/// The model's own files, the caller's (`history.csv`, `config.toml`), and the hidden temporaries dpvae's
+/// writers leave behind when killed with SIGKILL (`.config.toml.tmp-PID-N`, say), which used to block every
+/// later `--force`.
 fn written_by_dpvae(name: &str) -> bool {
+    is_model_file(name) || dpvae_core::atomic::temporary_of(name).is_some_and(is_model_file)
+}
+
+fn is_model_file(name: &str) -> bool {
     [MANIFEST, CONFIG, RECORD, PREPROCESS, GENES, PLACEMENT].contains(&name)
         || CALLER_FILES.contains(&name)
         || name
