@@ -360,6 +360,11 @@ impl<'a> Invocation<'a> {
         Ok(())
     }
 
+    /// The settings as the TOML text [`Invocation::write_config`] writes.
+    pub fn config_text<S: Serialize>(&self, settings: &S) -> Result<String> {
+        to_toml(self.command, settings)
+    }
+
     /// Write the settings as TOML to `path` (atomically): `DIR/config.toml` for a folder output, [`beside`] a
     /// file output.
     pub fn write_config<S: Serialize>(&self, path: &Path, settings: &S) -> Result<()> {

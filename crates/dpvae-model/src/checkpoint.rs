@@ -15,7 +15,7 @@
 //! see a half-written model. Loading checks every file and reports the first missing, unreadable or
 //! inconsistent one by name.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -116,9 +116,34 @@ pub struct SavedModel {
     pub metadata: TrainingMetadata,
 }
 
+/// How [`SavedModel::save_with`] writes a model directory.
+#[derive(Debug, Clone, Default)]
+pub struct SaveOptions<'a> {
+    /// Replace a directory that exists at the target (`--force`). Without it, a target that exists when the
+    /// new directory is complete (another process wrote it meanwhile) is left as it is and the save fails.
+    pub replace: bool,
+    /// Files the caller keeps beside the model's own, `history.csv` and `config.toml` (name, content): written
+    /// into the new directory before it is put in place, so they and the model are one generation.
+    pub extra: Vec<(&'a str, &'a [u8])>,
+}
+
 impl SavedModel {
     /// Write the model directory atomically (replacing an existing model directory at `dir`).
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_with(
+            dir,
+            &SaveOptions {
+                replace: true,
+                extra: Vec::new(),
+            },
+        )
+    }
+
+    /// Write the model directory atomically: every file, the caller's `extra` ones included, is written into
+    /// a hidden sibling `.NAME.tmp-PID-N`, which then takes `dir`'s place in one step (see
+    /// [`dpvae_core::atomic::StagedDir::commit`]). An interrupting signal (SIGINT, SIGTERM) leaves the old
+    /// directory or the whole new one, and removes the temporary.
+    pub fn save_with(&self, dir: &Path, options: &SaveOptions<'_>) -> Result<()> {
         if self.genes.len() != self.model.config().n_genes {
             return Err(ModelError::InvalidInput(format!(
                 "{} gene names for a model of {} genes",
@@ -136,81 +161,78 @@ impl SavedModel {
                 "every ensemble member must have the first member's architecture".into(),
             ));
         }
-        check_replaceable(dir)?;
-        let parent = dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        std::fs::create_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
-        let name = dir
-            .file_name()
-            .ok_or_else(|| ModelError::model_dir(dir, "not a directory name"))?
-            .to_string_lossy()
-            .into_owned();
-        let pid = std::process::id();
-        let tmp = parent.join(format!(".{name}.tmp-{pid}"));
-        let old = parent.join(format!(".{name}.old-{pid}"));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        if let Some((name, _)) = options
+            .extra
+            .iter()
+            .find(|(name, _)| !CALLER_FILES.contains(name))
+        {
+            return Err(ModelError::InvalidInput(format!(
+                "{name} is not a file dpvae keeps in a model directory (only {})",
+                CALLER_FILES.join(", ")
+            )));
         }
-        // Removed by the CLI's signal handler if the process is interrupted while they exist.
-        let _registered = (
-            dpvae_core::atomic::InFlight::new(&tmp),
-            dpvae_core::atomic::InFlight::new(&old),
-        );
-        let write = || -> Result<()> {
-            std::fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
-            let manifest = Manifest {
-                format: FORMAT_NAME.into(),
-                format_version: FORMAT_VERSION,
-                dpvae_version: env!("CARGO_PKG_VERSION").into(),
-                metadata: self.metadata.clone(),
-            };
-            let config = ConfigFile {
-                model: self.model.config().clone(),
-                train: self.train_config.clone(),
-                members: 1 + self.members.len(),
-            };
-            for (k, m) in self.members.iter().enumerate() {
-                write_file(&tmp.join(member_file(k + 1)), m.record_bytes())?;
-            }
-            if let Some(p) = &self.placement {
-                write_file(
-                    &tmp.join(PLACEMENT),
-                    serde_json::to_string_pretty(p)?.as_bytes(),
-                )?;
-            }
-            write_file(
-                &tmp.join(CONFIG),
-                serde_json::to_string_pretty(&config)?.as_bytes(),
-            )?;
-            write_file(&tmp.join(RECORD), self.model.record_bytes())?;
-            write_file(
-                &tmp.join(PREPROCESS),
-                serde_json::to_string_pretty(&self.preprocess)?.as_bytes(),
-            )?;
-            write_file(
-                &tmp.join(GENES),
-                serde_json::to_string_pretty(&self.genes)?.as_bytes(),
-            )?;
-            // The manifest goes last: a directory without one was never completed.
-            write_file(
-                &tmp.join(MANIFEST),
-                serde_json::to_string_pretty(&manifest)?.as_bytes(),
-            )?;
-            if dir.exists() {
-                // One atomic exchange where the platform has it: `dir` is the old or the new model at
-                // every moment, never missing.
-                dpvae_core::atomic::replace_dir(&tmp, dir, &old).map_err(|e| ModelError::io(dir, e))
+        check_replaceable(dir)?;
+        if dir.file_name().is_none() {
+            return Err(ModelError::model_dir(dir, "not a directory name"));
+        }
+        if !options.replace && std::fs::symlink_metadata(dir).is_ok() {
+            return Err(exists(dir));
+        }
+        // Removed by the CLI's signal handler if the process is interrupted while it exists, and on any error.
+        let staged = dpvae_core::atomic::StagedDir::new(dir).map_err(|e| ModelError::io(dir, e))?;
+        self.write_files(staged.path(), &options.extra)?;
+        staged.commit(options.replace).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                exists(dir)
             } else {
-                std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
-                dpvae_core::atomic::sync_parent_dir(dir);
-                Ok(())
+                ModelError::io(dir, e)
             }
-        };
-        write().inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(&tmp);
         })
+    }
+
+    /// Every file of the model directory, and the caller's `extra` ones, into the empty directory `tmp`.
+    fn write_files(&self, tmp: &Path, extra: &[(&str, &[u8])]) -> Result<()> {
+        let manifest = Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            dpvae_version: env!("CARGO_PKG_VERSION").into(),
+            metadata: self.metadata.clone(),
+        };
+        let config = ConfigFile {
+            model: self.model.config().clone(),
+            train: self.train_config.clone(),
+            members: 1 + self.members.len(),
+        };
+        for (k, m) in self.members.iter().enumerate() {
+            write_file(&tmp.join(member_file(k + 1)), m.record_bytes())?;
+        }
+        if let Some(p) = &self.placement {
+            write_file(
+                &tmp.join(PLACEMENT),
+                serde_json::to_string_pretty(p)?.as_bytes(),
+            )?;
+        }
+        write_file(
+            &tmp.join(CONFIG),
+            serde_json::to_string_pretty(&config)?.as_bytes(),
+        )?;
+        write_file(&tmp.join(RECORD), self.model.record_bytes())?;
+        write_file(
+            &tmp.join(PREPROCESS),
+            serde_json::to_string_pretty(&self.preprocess)?.as_bytes(),
+        )?;
+        write_file(
+            &tmp.join(GENES),
+            serde_json::to_string_pretty(&self.genes)?.as_bytes(),
+        )?;
+        for (name, bytes) in extra {
+            write_file(&tmp.join(name), bytes)?;
+        }
+        // The manifest goes last: a directory without one was never completed.
+        write_file(
+            &tmp.join(MANIFEST),
+            serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        )
     }
 
     /// Whether [`SavedModel::save`] may write to `dir`: it does not exist, is empty, or is a model directory
@@ -358,10 +380,32 @@ fn is_model_file(name: &str) -> bool {
             .is_some_and(|k| k.parse::<usize>().is_ok())
 }
 
+/// The error of a save without `replace` whose target exists.
+fn exists(dir: &Path) -> ModelError {
+    ModelError::model_dir(
+        dir,
+        "already exists (written by another process while this model was being trained?); it was left as it \
+         is: choose another output, or pass --force to replace it",
+    )
+}
+
 /// Each member file is fsynced before the directory is renamed into place, so a completed rename never exposes
 /// files whose content is still only in the page cache.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::fsutil::write_synced(path, bytes)
+    crate::fsutil::write_synced(path, bytes)?;
+    test_pause();
+    Ok(())
+}
+
+/// Test-only: `DPVAE_TEST_SAVE_DELAY_MS` pauses after each file written into a new model directory, so that
+/// the command-line tests can interrupt a save at a chosen moment of it. It is not a setting; leave it unset.
+fn test_pause() {
+    if let Some(ms) = std::env::var("DPVAE_TEST_SAVE_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {

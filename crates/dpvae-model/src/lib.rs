@@ -28,7 +28,7 @@ pub mod model;
 pub mod train;
 
 pub use backend::BackendKind;
-pub use checkpoint::{SavedModel, TrainingMetadata, matrix_checksum};
+pub use checkpoint::{SaveOptions, SavedModel, TrainingMetadata, matrix_checksum};
 pub use encode::{Embedding, FittedModel};
 pub use error::{ModelError, Result};
 pub use loss::MaskSpec;

@@ -62,6 +62,14 @@ impl Model {
             .with_context(|| format!("could not write the model directory {}", dir.display()))
     }
 
+    /// Write the model directory as [`Model::save`] does, with `options` (whether to replace an existing
+    /// directory, and the caller's `history.csv` and `config.toml`, which go into the same atomic step).
+    pub fn save_with(&self, dir: &Path, options: &dpvae_model::SaveOptions<'_>) -> Result<()> {
+        self.saved
+            .save_with(dir, options)
+            .with_context(|| format!("could not write the model directory {}", dir.display()))
+    }
+
     /// The on-disk form (weights, metadata, training options).
     pub fn saved(&self) -> &SavedModel {
         &self.saved

@@ -1,6 +1,8 @@
 //! `dpvae run`: the common case in one command: train on a reference, embed and reconstruct a query, and
 //! evaluate when the query's true coordinates are known.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result};
 use dpvae::{
     ModelSettings, PlaceOptions, PlacementSettings, TrainSettings, train_reference_observed,
@@ -8,7 +10,7 @@ use dpvae::{
 use dpvae_data::io::{self, tables::CoordTable};
 use dpvae_data::preprocess::Preprocess;
 use dpvae_geometry::Method;
-use dpvae_model::{BackendKind, TrainConfig};
+use dpvae_model::{BackendKind, SaveOptions, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -95,6 +97,9 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         check_output(path, global.force)?;
     }
     dpvae_model::SavedModel::check_target(&model_dir)?;
+    let whole = replaceable_whole(&args.out, &outputs)?;
+    // Without --force, an existing OUT is empty or holds only leftover temporaries (checked above).
+    let replace = global.force || args.out.exists();
     let reference = io::read(&args.reference)
         .with_context(|| format!("could not read the reference {}", args.reference.display()))?;
     let mut query = io::read(&args.query)
@@ -129,6 +134,18 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         "uncertainty": placed.uncertainty.is_some(),
     });
     inv.record(&mut query, &settings, details)?;
+    // Every output is assembled in one folder, put in OUT's place in one atomic step (an exchange when OUT
+    // exists), so a kill leaves the previous run's outputs or all of this one's, never a mix. Only a folder
+    // holding something else as well (OUT=., say) gets its outputs one by one, each atomically.
+    let staged = match whole {
+        true => Some(
+            dpvae_core::atomic::StagedDir::new(&args.out).with_context(|| {
+                format!("could not create the output folder {}", args.out.display())
+            })?,
+        ),
+        false => None,
+    };
+    let dir = staged.as_ref().map_or(args.out.as_path(), |s| s.path());
     // Evaluation is computed (and its files written) before the other outputs: it is the last step that can
     // fail on the input (a query of too few spots for its kNN graph, say).
     let coords = placed.coord_table(query.obs_names.clone())?;
@@ -142,21 +159,33 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
                 latent.as_ref(),
                 5,
                 Coverage::Full,
-                &args.out,
+                dir,
             )?)
         }
         None => None,
     };
-    // Nothing else is written until training, placement and evaluation have all succeeded. The model is replaced in one
-    // atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
-    trained.model.save(&model_dir)?;
-    trained
-        .outcome
-        .history
-        .write_csv(&model_dir.join("history.csv"))?;
-    io::h5ad::write_h5ad(&out_h5ad, &query)?;
-    inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
-    write_table(&args.out.join("query_coords.csv"), &coords)?;
+    // Nothing else is written until training, placement and evaluation have all succeeded. The model is
+    // written with its history in one atomic step (replaced by an exchange, never deleted first), and only if
+    // it holds nothing dpvae did not write.
+    let history = trained.outcome.history.to_csv();
+    trained.model.save_with(
+        &dir.join("model"),
+        &SaveOptions {
+            replace: global.force,
+            extra: vec![("history.csv", history.as_bytes())],
+        },
+    )?;
+    io::h5ad::write_h5ad(&dir.join("query_dpvae.h5ad"), &query)?;
+    inv.write_config(&dir.join(CONFIG_FILE), &settings)?;
+    write_table(&dir.join("query_coords.csv"), &coords)?;
+    if let Some(staged) = staged {
+        staged.commit(replace).with_context(|| {
+            format!(
+                "could not put the outputs in place of {} (another process wrote it meanwhile?)",
+                args.out.display()
+            )
+        })?;
+    }
     inv.note(format!(
         "wrote {} and {}",
         out_h5ad.display(),
@@ -179,4 +208,35 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the folder `out` can be replaced as a whole by one with `outputs` in it: it does not exist, or it
+/// is a directory (not a link to one) holding nothing but those outputs and the temporaries dpvae's writers
+/// leave beside them when killed. Anything else in it would be lost, so then each output is written on its own.
+fn replaceable_whole(out: &Path, outputs: &[PathBuf]) -> Result<bool> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out.file_name().is_some()),
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", out.display())),
+        Ok(meta) => meta,
+    };
+    if !meta.is_dir() || out.file_name().is_none() {
+        return Ok(false);
+    }
+    let ours: Vec<&std::ffi::OsStr> = outputs.iter().filter_map(|p| p.file_name()).collect();
+    let is_ours = |name: &std::ffi::OsStr| {
+        ours.contains(&name)
+            || name.to_str().is_some_and(|n| {
+                dpvae_core::atomic::temporary_of(n)
+                    .is_some_and(|base| ours.contains(&base.as_ref()))
+            })
+    };
+    for entry in
+        std::fs::read_dir(out).with_context(|| format!("could not read {}", out.display()))?
+    {
+        let entry = entry.with_context(|| format!("could not read {}", out.display()))?;
+        if !is_ours(&entry.file_name()) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

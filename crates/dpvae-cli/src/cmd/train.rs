@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use dpvae::{TrainSettings, train_reference_observed};
 use dpvae_data::io;
+use dpvae_model::SaveOptions;
 use serde_json::Value;
 
 use crate::cli::train::TrainArgs;
@@ -44,13 +45,21 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         query_genes.as_deref(),
         &mut progress,
     )?;
-    // Replaced in one atomic exchange (never deleted first), and only if it holds nothing dpvae did not write.
-    trained.model.save(&args.out)?;
-    inv.write_config(&args.out.join(CONFIG_FILE), &settings)?;
-    trained
-        .outcome
-        .history
-        .write_csv(&args.out.join("history.csv"))?;
+    // The model, its settings and its history are written into one temporary directory that takes the
+    // output's place in one atomic step (an exchange with --force: never deleted first), and only if it holds
+    // nothing dpvae did not write.
+    let config = inv.config_text(&settings)?;
+    let history = trained.outcome.history.to_csv();
+    trained.model.save_with(
+        &args.out,
+        &SaveOptions {
+            replace: global.force,
+            extra: vec![
+                (CONFIG_FILE, config.as_bytes()),
+                ("history.csv", history.as_bytes()),
+            ],
+        },
+    )?;
     let last = trained.outcome.history.last();
     inv.note(format!(
         "trained on {} {} x {} features (genes, or principal components of them) for {} epochs on {}; final loss {:.4} (lambda {:.4e}); model in {}",
