@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 pub use dpvae::logging::init_logging;
 
@@ -36,6 +36,13 @@ pub fn check_output(path: &Path, force: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Take the advisory lock on an output ([`dpvae_core::atomic::OutputLock`]) for as long as the guard lives:
+/// a second dpvae process writing the same output fails at once with a message naming it.
+pub fn lock_output(path: &Path) -> Result<dpvae_core::atomic::OutputLock> {
+    dpvae_core::atomic::OutputLock::acquire(path)
+        .with_context(|| format!("could not lock the output {}", path.display()))
 }
 
 /// The error and its causes as one paragraph, most specific last.

@@ -1,6 +1,6 @@
-//! Never lose a model or mix two runs' outputs (issue #28, items 1-3): a signal or a kill at any moment of a
-//! `--force` save leaves the whole old output or the whole new one, and leftover temporaries do not block a
-//! later `--force`.
+//! Never lose a model or mix two runs' outputs (issue #28, items 1-4): a signal or a kill at any moment of a
+//! `--force` save leaves the whole old output or the whole new one, leftover temporaries do not block a later
+//! `--force`, and two processes writing one output do not both succeed.
 //!
 //! The signal tests send the signal at delays spread over the save, in a loop, as the kill campaign did.
 //! `DPVAE_TEST_SAVE_DELAY_MS` (test-only, read by the model writer) pauses after each file written into the new
@@ -365,4 +365,55 @@ fn temporaries_left_in_a_model_directory_do_not_block_force() {
             "did not write (.notes.txt.tmp-1-2)",
         ));
     assert!(model.join(".notes.txt.tmp-1-2").is_file());
+}
+
+/// Issue #28, item 4: two `dpvae train X --out SAME` (and two `run`s) without --force both exited 0, the
+/// later silently replacing the other's model. Now the second fails, naming the output, and the first's
+/// output is whole.
+#[test]
+fn two_writers_of_one_output_do_not_both_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate_sized(tmp.path(), 300, 60);
+    let data_arg = data.display().to_string();
+    for (command, name) in [("train", "A"), ("train", "B"), ("run", "C")] {
+        let target = tmp.path().join(name);
+        let target_arg = target.display().to_string();
+        let children: Vec<Child> = ["1", "2"]
+            .iter()
+            .map(|seed| {
+                let mut args = vec![command];
+                args.extend(SMALL);
+                args.extend([
+                    "--seed",
+                    seed,
+                    "--out",
+                    target_arg.as_str(),
+                    data_arg.as_str(),
+                ]);
+                if command == "run" {
+                    args.push(data_arg.as_str());
+                }
+                spawn(&args, false)
+            })
+            .collect();
+        let results: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let ok = results.iter().filter(|r| r.status.success()).count();
+        assert_eq!(ok, 1, "{command} --out {name}: {ok} of 2 writers succeeded");
+        let loser = results.iter().find(|r| !r.status.success()).unwrap();
+        let stderr = String::from_utf8_lossy(&loser.stderr);
+        assert!(
+            stderr.contains(&target_arg) && stderr.contains("another dpvae process"),
+            "{stderr}"
+        );
+        let model = if command == "run" {
+            target.join("model")
+        } else {
+            target.clone()
+        };
+        SavedModel::load(&model).unwrap();
+        assert_eq!(hidden(tmp.path()), Vec::<PathBuf>::new());
+    }
 }

@@ -345,6 +345,85 @@ impl Drop for StagedDir {
     }
 }
 
+/// An advisory lock on an output a command is about to write: the file `.NAME.lock` beside it, locked with
+/// `flock` while the command runs and removed when the lock is dropped. Two processes writing one output
+/// (two `dpvae train --out SAME`) used to both succeed, the later silently replacing the other's result; the
+/// second now fails at once. Only dpvae takes it: it does not stop other programs.
+pub struct OutputLock {
+    path: PathBuf,
+    _file: fs::File,
+    _registered: InFlight,
+}
+
+impl OutputLock {
+    /// Take the lock on `target`, creating its missing parent directories. When another process holds it,
+    /// fails at once with [`io::ErrorKind::WouldBlock`] and a message naming `target`.
+    pub fn acquire(target: &Path) -> io::Result<OutputLock> {
+        if let Some(dir) = parent_dir(target) {
+            fs::create_dir_all(dir)?;
+        }
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".to_string());
+        let path = target.with_file_name(format!(".{name}.lock"));
+        loop {
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "another dpvae process is writing {} now (it holds {}); wait for it to finish, \
+                             or choose another output",
+                            target.display(),
+                            path.display()
+                        ),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
+            // The holder removes the file when it is done: if it did so between our open and our lock, the
+            // file we locked is no longer the one at `path`, and we start again.
+            if same_file(&file, &path) {
+                let registered = InFlight::new(&path);
+                return Ok(OutputLock {
+                    path,
+                    _file: file,
+                    _registered: registered,
+                });
+            }
+        }
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        // Removed while still locked (the file is closed, and the lock released, after this).
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(unix)]
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::File, path: &Path) -> bool {
+    path.exists()
+}
+
 /// Rename `from` to `to` unless `to` exists ([`io::ErrorKind::AlreadyExists`] then). On Linux one
 /// `renameat2(RENAME_NOREPLACE)`; on file systems or platforms without it, a check and a rename (a rename over
 /// an existing non-empty directory fails anyway).
@@ -453,6 +532,24 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         drop(staged(&root.path().join("m"), "a", "x"));
         assert_eq!(entries(root.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_second_lock_on_one_output_fails_naming_it() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("m");
+        let lock = OutputLock::acquire(&target).unwrap();
+        let Err(err) = OutputLock::acquire(&target) else {
+            panic!("a second lock was granted");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(
+            err.to_string().contains(&target.display().to_string()),
+            "{err}"
+        );
+        drop(lock);
+        assert_eq!(entries(root.path()), Vec::<String>::new());
+        drop(OutputLock::acquire(&target).unwrap());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::cli::run::RunArgs;
-use crate::common::{check_output, write_table};
+use crate::common::{check_output, lock_output, write_table};
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::evaluation::{evaluate_into, evaluation_outputs, latent_table};
 use crate::progress::TrainProgress;
@@ -97,6 +97,8 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         check_output(path, global.force)?;
     }
     dpvae_model::SavedModel::check_target(&model_dir)?;
+    // Held until every output is written: a second dpvae writing the same folder fails now.
+    let _lock = lock_output(&args.out)?;
     let whole = replaceable_whole(&args.out, &outputs)?;
     // Without --force, an existing OUT is empty or holds only leftover temporaries (checked above).
     let replace = global.force || args.out.exists();

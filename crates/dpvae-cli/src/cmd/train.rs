@@ -7,7 +7,7 @@ use dpvae_model::SaveOptions;
 use serde_json::Value;
 
 use crate::cli::train::TrainArgs;
-use crate::common::check_output;
+use crate::common::{check_output, lock_output};
 use crate::config::{CONFIG_FILE, Invocation};
 use crate::progress::TrainProgress;
 
@@ -20,6 +20,8 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
     };
     let global = inv.global;
     check_output(&args.out, global.force)?;
+    // Held until the model is written: a second dpvae writing the same output fails now, not after training.
+    let _lock = lock_output(&args.out)?;
     // Before training, so a model directory holding files dpvae did not write is refused at once.
     dpvae_model::SavedModel::check_target(&args.out)?;
     let data = io::read(&args.reference)
