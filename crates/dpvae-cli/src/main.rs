@@ -49,6 +49,9 @@ fn quiet_broken_pipe() {
 /// (one of 637 MB). SIGINT and SIGTERM are blocked in every thread (the mask is set here, before any thread
 /// starts, and inherited) and taken by one thread, which removes what is being written and then lets the
 /// signal end the process as it would have (a SIGKILL cannot be caught: docs/formats.md says what it leaves).
+/// The main thread goes on meanwhile, but it creates temporaries and puts outputs in place only under the lock
+/// the handler takes (`dpvae_core::atomic::publish`): an exchange that has not started does not start, one that
+/// has finishes first, so a model being replaced is never deleted half-written (issue #28).
 fn clean_up_on_interrupt() {
     #[cfg(unix)]
     // SAFETY: sigset_t is plain data initialised by sigemptyset; the mask is changed before any other thread
