@@ -3,7 +3,7 @@
 mod common;
 
 use dpvae_model::{
-    BackendKind, ModelConfig, SavedModel, TrainConfig, TrainInput, TrainingMetadata,
+    BackendKind, ModelConfig, SaveOptions, SavedModel, TrainConfig, TrainInput, TrainingMetadata,
     matrix_checksum, train,
 };
 
@@ -160,4 +160,56 @@ fn directories_with_the_older_config_keys_load() {
     std::fs::write(&file, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     let back = SavedModel::load(&path).unwrap();
     assert_eq!(back, model);
+}
+
+/// `save_with` puts the caller's `history.csv` and `config.toml` in the same atomic step as the model (they were
+/// written after it, so a kill could lose them: issue #28), refuses other names, and without `replace` leaves
+/// an existing directory alone.
+#[test]
+fn save_with_writes_the_callers_files_in_the_same_step() {
+    let (model, _) = saved();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    let options = |replace: bool, history: &'static str| SaveOptions {
+        replace,
+        extra: vec![
+            ("history.csv", history.as_bytes()),
+            ("config.toml", b"seed = 4\n".as_slice()),
+        ],
+    };
+    model
+        .save_with(&path, &options(false, "epoch\n1\n"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(path.join("history.csv")).unwrap(),
+        "epoch\n1\n"
+    );
+    assert!(path.join("config.toml").is_file());
+    SavedModel::load(&path).unwrap();
+
+    let e = model
+        .save_with(&path, &options(false, "epoch\n2\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already exists") && e.contains("--force"), "{e}");
+    model
+        .save_with(&path, &options(true, "epoch\n2\n"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(path.join("history.csv")).unwrap(),
+        "epoch\n2\n"
+    );
+
+    let bad = SaveOptions {
+        replace: true,
+        extra: vec![("notes.txt", b"x".as_slice())],
+    };
+    let e = model.save_with(&path, &bad).unwrap_err().to_string();
+    assert!(e.contains("notes.txt"), "{e}");
+    assert!(!path.join("notes.txt").exists());
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("model")]);
 }
