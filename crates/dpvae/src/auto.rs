@@ -80,9 +80,12 @@ pub struct Candidate {
     pub hvg_flavor: HvgFlavor,
     /// Genes the candidate selected.
     pub n_genes: usize,
-    /// Procrustes disparity of its ensemble's placement of the validation spots (lower is better); `None`
-    /// when it selected the same genes as an earlier candidate (and would score the same).
+    /// Procrustes disparity of its ensemble's placement of the validation spots (lower is better).
     pub validation_disparity: Option<f64>,
+    /// The earlier candidate that selected the same genes: this one was not trained again, since it would
+    /// train the same models, and has that candidate's score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_genes_as: Option<HvgFlavor>,
 }
 
 /// The search's outcome, stored in placement.json and `uns['dpvae']['placement']['selection']`.

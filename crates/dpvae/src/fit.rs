@@ -283,11 +283,12 @@ fn train_searched(
             .unwrap_or_default();
         let p = prepare(searched_on, cand, query_genes)?;
         let genes = p.fitted.genes.clone();
-        if scored.iter().any(|c| c.genes == genes) {
+        if let Some(same) = scored.iter().find(|c| c.genes == genes) {
             report.push(crate::auto::Candidate {
                 hvg_flavor: flavor,
                 n_genes: genes.len(),
-                validation_disparity: None,
+                validation_disparity: same.score.map(|s| s.0),
+                same_genes_as: Some(same.flavor),
             });
             continue;
         }
@@ -303,6 +304,7 @@ fn train_searched(
             hvg_flavor: flavor,
             n_genes: genes.len(),
             validation_disparity: score.map(|s| s.0),
+            same_genes_as: None,
         });
         scored.push(Searched {
             candidate,

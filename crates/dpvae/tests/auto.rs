@@ -29,7 +29,10 @@ fn the_best_candidate_on_validation_spots_is_kept_and_recorded() {
     let scores: Vec<f64> = sel
         .candidates
         .iter()
-        .map(|c| c.validation_disparity.expect("different genes, so scored"))
+        .map(|c| {
+            assert_eq!(c.same_genes_as, None, "60 of 200 genes: each flavor its own");
+            c.validation_disparity.unwrap()
+        })
         .collect();
     assert!(scores.iter().all(|d| (0.0..1.0).contains(d)), "{scores:?}");
     let best = sel
@@ -88,11 +91,10 @@ fn no_search_when_off_or_when_every_candidate_selects_the_same_genes() {
     s.preprocess.hvg.as_mut().unwrap().n_top_genes = 2000;
     let t = train_reference(&reference, &s, "sim", None).unwrap();
     let sel = t.model.placement().unwrap().selection.clone().unwrap();
-    let scored: Vec<bool> = sel
-        .candidates
-        .iter()
-        .map(|c| c.validation_disparity.is_some())
-        .collect();
-    assert_eq!(scored, vec![true, false, false]);
+    let same: Vec<Option<HvgFlavor>> = sel.candidates.iter().map(|c| c.same_genes_as).collect();
+    assert_eq!(same, vec![None, Some(HvgFlavor::SeuratV3), Some(HvgFlavor::SeuratV3)]);
+    let first = sel.candidates[0].validation_disparity.unwrap();
+    assert!(sel.candidates.iter().all(|c| c.validation_disparity == Some(first)));
     assert_eq!(sel.chosen, HvgFlavor::SeuratV3);
+    assert_eq!(t.model.saved().members.len(), 2, "the ensemble of 3");
 }
