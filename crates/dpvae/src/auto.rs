@@ -34,11 +34,12 @@ impl Default for AutoSettings {
 }
 
 impl AutoSettings {
-    /// dpvae's defaults: `seurat_v3`, `seurat` and top-variance genes, two members each, at most 50000 spots.
+    /// dpvae's defaults: top-variance, `seurat_v3` and `seurat` genes (the fixed default first, so a tie or a
+    /// reference with fewer genes than asked for keeps it), two members each, at most 50000 spots.
     pub fn recommended() -> Self {
         AutoSettings {
             enabled: true,
-            hvg_flavors: vec![HvgFlavor::SeuratV3, HvgFlavor::Seurat, HvgFlavor::Variance],
+            hvg_flavors: vec![HvgFlavor::Variance, HvgFlavor::SeuratV3, HvgFlavor::Seurat],
             members: 2,
             max_spots: 50000,
         }
@@ -164,7 +165,7 @@ mod tests {
             .collect();
         assert_eq!(
             flavors,
-            vec![HvgFlavor::SeuratV3, HvgFlavor::Seurat, HvgFlavor::Variance]
+            vec![HvgFlavor::Variance, HvgFlavor::SeuratV3, HvgFlavor::Seurat]
         );
         assert!(
             c.iter().all(|s| !s.placement.auto.enabled

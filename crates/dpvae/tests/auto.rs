@@ -30,7 +30,10 @@ fn the_best_candidate_on_validation_spots_is_kept_and_recorded() {
         .candidates
         .iter()
         .map(|c| {
-            assert_eq!(c.same_genes_as, None, "60 of 200 genes: each flavor its own");
+            assert_eq!(
+                c.same_genes_as, None,
+                "60 of 200 genes: each flavor its own"
+            );
             c.validation_disparity.unwrap()
         })
         .collect();
@@ -82,7 +85,7 @@ fn no_search_when_off_or_when_every_candidate_selects_the_same_genes() {
     assert!(t.model.placement().unwrap().selection.is_none());
     assert_eq!(
         t.model.preprocess().params.hvg.as_ref().unwrap().flavor,
-        HvgFlavor::SeuratV3
+        HvgFlavor::Variance
     );
 
     // 200 genes, 2000 asked for: every flavor keeps every gene, so one candidate trains and the others are
@@ -92,9 +95,16 @@ fn no_search_when_off_or_when_every_candidate_selects_the_same_genes() {
     let t = train_reference(&reference, &s, "sim", None).unwrap();
     let sel = t.model.placement().unwrap().selection.clone().unwrap();
     let same: Vec<Option<HvgFlavor>> = sel.candidates.iter().map(|c| c.same_genes_as).collect();
-    assert_eq!(same, vec![None, Some(HvgFlavor::SeuratV3), Some(HvgFlavor::SeuratV3)]);
+    assert_eq!(
+        same,
+        vec![None, Some(HvgFlavor::Variance), Some(HvgFlavor::Variance)]
+    );
     let first = sel.candidates[0].validation_disparity.unwrap();
-    assert!(sel.candidates.iter().all(|c| c.validation_disparity == Some(first)));
-    assert_eq!(sel.chosen, HvgFlavor::SeuratV3);
+    assert!(
+        sel.candidates
+            .iter()
+            .all(|c| c.validation_disparity == Some(first))
+    );
+    assert_eq!(sel.chosen, HvgFlavor::Variance);
     assert_eq!(t.model.saved().members.len(), 2, "the ensemble of 3");
 }

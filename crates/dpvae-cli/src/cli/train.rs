@@ -41,12 +41,12 @@ pub struct TrainFlags {
     /// Highly variable genes to keep, chosen among the genes the query shares (0: all genes) [default: 2000].
     #[arg(long)]
     pub hvg: Option<usize>,
-    /// HVG flavor: seurat, cell_ranger, seurat_v3 (on raw counts) or variance (top variance of the log data);
+    /// HVG flavor: variance (top variance of the log data), seurat_v3 (on raw counts), seurat or cell_ranger;
     /// giving it fixes the gene selection (no automatic choice) [default: chosen per reference, see --no-auto].
     #[arg(long)]
     pub flavor: Option<HvgFlavor>,
-    /// Do not choose the gene selection per reference: use seurat_v3 (or --flavor). By default each of
-    /// seurat_v3, seurat and variance trains 2 members, and the one whose members place the reference's own
+    /// Do not choose the gene selection per reference: use variance (or --flavor). By default each of
+    /// variance, seurat_v3 and seurat trains 2 members, and the one whose members place the reference's own
     /// validation spots best (Procrustes disparity against their true coordinates) is completed to the
     /// ensemble; the query is never used to choose. That costs 9 member runs instead of 5 (about 1.8x the
     /// training time); above 50000 spots the search runs on a subsample of 50000 and the chosen selection
