@@ -68,7 +68,7 @@ fn the_best_candidate_on_validation_spots_is_kept_and_recorded() {
     // The choice travels with the model directory and into uns['dpvae'].
     let dir = tempfile::tempdir().unwrap();
     trained.model.save(&dir.path().join("m")).unwrap();
-    let loaded = Model::load(dir.path().join("m")).unwrap();
+    let loaded = Model::load(&dir.path().join("m")).unwrap();
     assert_eq!(loaded.placement().unwrap().selection.as_ref(), Some(sel));
     placed.write_into(&mut query).unwrap();
     let uns = &query.uns["dpvae"]["placement"]["selection"];
