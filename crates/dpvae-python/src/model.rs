@@ -99,7 +99,13 @@ impl Model {
                 dir.display()
             )));
         }
-        py.detach(|| self.inner.save(&dir)).map_err(to_py)
+        // Without overwrite, a directory another process writes meanwhile is not replaced either.
+        let options = dpvae::network::SaveOptions {
+            replace: overwrite,
+            extra: Vec::new(),
+        };
+        py.detach(|| self.inner.save_with(&dir, &options))
+            .map_err(to_py)
     }
 
     /// Embed and place `query`; returns the arrays and the summary that belong in the AnnData's slots.
