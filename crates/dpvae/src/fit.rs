@@ -272,50 +272,8 @@ fn train_searched(
     let rows = crate::auto::subsample_rows(reference.n_obs(), auto.max_spots, settings.train.seed);
     let subsample = rows.as_ref().map(|r| reference.select_obs(r)).transpose()?;
     let searched_on = subsample.as_ref().unwrap_or(reference);
-    let mut scored: Vec<Searched> = Vec::new();
-    let mut report = Vec::new();
-    for (candidate, cand) in candidates.iter().enumerate() {
-        let flavor = cand
-            .preprocess
-            .hvg
-            .as_ref()
-            .map(|h| h.flavor)
-            .unwrap_or_default();
-        let p = prepare(searched_on, cand, query_genes)?;
-        let genes = p.fitted.genes.clone();
-        if let Some(same) = scored.iter().find(|c| c.genes == genes) {
-            report.push(crate::auto::Candidate {
-                hvg_flavor: flavor,
-                n_genes: genes.len(),
-                validation_disparity: same.score.map(|s| s.0),
-                same_genes_as: Some(same.flavor),
-            });
-            continue;
-        }
-        let cfg = shared_train_config(cand, p.x.nrows());
-        let outcomes = train_members(&p.input(), cand, &cfg, 0..auto.members, observer)?;
-        let score = validation_score(cand, &p, &outcomes)?;
-        tracing::info!(
-            flavor = flavor.as_str(),
-            disparity = score.map(|s| s.0),
-            "scored a gene selection on the validation spots"
-        );
-        report.push(crate::auto::Candidate {
-            hvg_flavor: flavor,
-            n_genes: genes.len(),
-            validation_disparity: score.map(|s| s.0),
-            same_genes_as: None,
-        });
-        scored.push(Searched {
-            candidate,
-            flavor,
-            prepared: p,
-            cfg,
-            outcomes,
-            genes,
-            score,
-        });
-    }
+    let (mut scored, report) =
+        train_candidates(searched_on, candidates, auto.members, query_genes, observer)?;
     let best = (0..scored.len())
         .min_by(|&a, &b| {
             let key = |i: usize| scored[i].score.map_or(f64::INFINITY, |s| s.0);
@@ -373,6 +331,59 @@ fn train_searched(
         outcomes,
         Some(selection),
     )
+}
+
+/// Train `members` members of every candidate on `searched_on` and score them on the validation spots; a
+/// candidate that selects the same genes as an earlier one is not trained again and shares its score.
+fn train_candidates(
+    searched_on: &SpatialData,
+    candidates: &[TrainSettings],
+    members: usize,
+    query_genes: Option<&[String]>,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Vec<Searched>, Vec<crate::auto::Candidate>)> {
+    let mut scored: Vec<Searched> = Vec::new();
+    let mut report = Vec::new();
+    for (candidate, cand) in candidates.iter().enumerate() {
+        let flavor = cand
+            .preprocess
+            .hvg
+            .as_ref()
+            .map(|h| h.flavor)
+            .unwrap_or_default();
+        let p = prepare(searched_on, cand, query_genes)?;
+        let genes = p.fitted.genes.clone();
+        let same = scored.iter().find(|c| c.genes == genes);
+        report.push(crate::auto::Candidate {
+            hvg_flavor: flavor,
+            n_genes: genes.len(),
+            validation_disparity: None,
+            same_genes_as: same.map(|c| c.flavor),
+        });
+        if let Some(same) = same {
+            report.last_mut().expect("just pushed").validation_disparity = same.score.map(|s| s.0);
+            continue;
+        }
+        let cfg = shared_train_config(cand, p.x.nrows());
+        let outcomes = train_members(&p.input(), cand, &cfg, 0..members, observer)?;
+        let score = validation_score(cand, &p, &outcomes)?;
+        tracing::info!(
+            flavor = flavor.as_str(),
+            disparity = score.map(|s| s.0),
+            "scored a gene selection on the validation spots"
+        );
+        report.last_mut().expect("just pushed").validation_disparity = score.map(|s| s.0);
+        scored.push(Searched {
+            candidate,
+            flavor,
+            prepared: p,
+            cfg,
+            outcomes,
+            genes,
+            score,
+        });
+    }
+    Ok((scored, report))
 }
 
 /// The Procrustes disparity of the ensemble's placement of the validation spots, and how many were scored.

@@ -130,9 +130,10 @@ fn validation_loto(results: &[CaseResult], headline: &mut Map<String, Value>) ->
         // share it. Runs before the search recorded that listed only the first.
         let mut filled = c.scores.clone();
         if let [(_, d)] = filled[..] {
-            filled = ["seurat_v3", "seurat", "variance"]
+            filled = dpvae::AutoSettings::recommended()
+                .hvg_flavors
                 .iter()
-                .map(|f| (f.to_string(), d))
+                .map(|f| (f.as_str().to_string(), d))
                 .collect();
         }
         for (cand, d) in &filled {
