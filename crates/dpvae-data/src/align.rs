@@ -123,6 +123,18 @@ impl AlignParams {
         (map, dups)
     }
 
+    /// Identifiers that occur more than once in `names` (as this alignment compares them), in order of their
+    /// second occurrence: only the first occurrence of each is ever read.
+    pub fn duplicates(&self, names: &[String]) -> Vec<String> {
+        let mut seen = std::collections::HashSet::with_capacity(names.len());
+        let mut reported = std::collections::HashSet::new();
+        names
+            .iter()
+            .filter(|n| !seen.insert(self.norm(n)) && reported.insert(self.norm(n)))
+            .cloned()
+            .collect()
+    }
+
     /// Align `query` to the genes of `reference` (names, and ids when the reference has them).
     pub fn align(
         &self,

@@ -203,3 +203,67 @@ fn alignment_reorders_fills_and_reports() {
     assert_eq!(r.n_missing, 0);
     assert_eq!(o.x.to_dense(), array![[2.0f32, 1.0], [0.0, 4.0]]);
 }
+
+/// `normalize_total` + `log1p` of `data`, as scanpy would leave a query (target 1e4).
+fn log_normalised(data: &SpatialData) -> SpatialData {
+    let mut x = data.x.to_dense();
+    for mut row in x.rows_mut() {
+        let total: f32 = row.sum();
+        if total > 0.0 {
+            row.mapv_inplace(|v| (v * 1e4 / total).ln_1p());
+        }
+    }
+    let mut out = data.clone();
+    out.x = Matrix::Dense(x);
+    out
+}
+
+#[test]
+fn a_log_normalised_query_or_reference_is_refused_with_what_to_do() {
+    let reference = section(5);
+    let (_, fitted, _) = Preprocess::recommended().fit(&reference).unwrap();
+    let query = log_normalised(&section(6));
+    let err = fitted.apply(&query).unwrap_err().to_string();
+    assert!(
+        err.contains("the query's X")
+            && err.contains("log-normalised")
+            && err.contains("raw counts"),
+        "{err}"
+    );
+    let err = Preprocess::recommended()
+        .fit(&log_normalised(&reference))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the reference's X"), "{err}");
+    // Told the data is normalised already, dpvae takes it as it is.
+    let as_is = Preprocess {
+        normalize_total: false,
+        log1p: false,
+        ..Preprocess::recommended()
+    };
+    as_is.fit(&log_normalised(&reference)).unwrap();
+    // Normalised without the log (values far above any log's) is only warned about.
+    let mut cpm = log_normalised(&section(6));
+    cpm.x = Matrix::Dense(cpm.x.to_dense().mapv(|v| v.exp_m1() * 100.0));
+    fitted.apply(&cpm).unwrap();
+}
+
+#[test]
+fn repeated_gene_names_are_found_once_each() {
+    let names: Vec<String> = ["A", "b", "a", "B", "c", "b"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        AlignParams::default().duplicates(&names),
+        vec!["b".to_string()]
+    );
+    let ci = AlignParams {
+        case_insensitive: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        ci.duplicates(&names),
+        vec!["a".to_string(), "B".to_string()]
+    );
+}

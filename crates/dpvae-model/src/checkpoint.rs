@@ -91,6 +91,9 @@ struct ConfigFile {
     /// Ensemble members (1 for a single model; absent in older directories).
     #[serde(default = "one")]
     members: usize,
+    /// Whether the directory holds a placement record (absent in directories written before it was noted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    placement: Option<bool>,
 }
 
 fn one() -> usize {
@@ -202,6 +205,7 @@ impl SavedModel {
             model: self.model.config().clone(),
             train: self.train_config.clone(),
             members: 1 + self.members.len(),
+            placement: Some(self.placement.is_some()),
         };
         for (k, m) in self.members.iter().enumerate() {
             write_file(&tmp.join(member_file(k + 1)), m.record_bytes())?;
@@ -303,10 +307,26 @@ impl SavedModel {
                     .map_err(|e| ModelError::model_dir(dir, format!("{file}: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let placement = if dir.join(PLACEMENT).exists() {
-            Some(read_json(dir, PLACEMENT)?)
-        } else {
-            None
+        let placement = match (dir.join(PLACEMENT).exists(), config.placement) {
+            (true, _) => Some(read_json(dir, PLACEMENT)?),
+            (false, Some(true)) => {
+                return Err(ModelError::model_dir(
+                    dir,
+                    format!(
+                        "{PLACEMENT} is missing although {CONFIG} says the model has one: the directory is \
+                         incomplete; restore the file or retrain"
+                    ),
+                ));
+            }
+            (false, None) if config.members > 1 => {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "written by a dpvae that did not note its placement record, and it has none: loaded as a \
+                     bare model (its first member's latent, no radii); retrain to place in the reference's frame"
+                );
+                None
+            }
+            (false, _) => None,
         };
         let model = FittedModel::from_record_bytes(config.model, record)
             .map_err(|e| ModelError::model_dir(dir, format!("{RECORD}: {e}")))?;

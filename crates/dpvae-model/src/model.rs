@@ -94,6 +94,11 @@ impl ModelConfig {
                 "latent_dim must be positive".into(),
             ));
         }
+        if self.hidden.is_empty() {
+            return Err(ModelError::InvalidConfig(
+                "hidden must name at least one layer width (e.g. [128])".into(),
+            ));
+        }
         if self.hidden.contains(&0) {
             return Err(ModelError::InvalidConfig(format!(
                 "hidden layer widths must be positive, got {:?}",

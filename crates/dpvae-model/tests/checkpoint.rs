@@ -213,3 +213,27 @@ fn save_with_writes_the_callers_files_in_the_same_step() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("model")]);
 }
+
+/// A directory whose placement record went missing is refused, not loaded as a bare model (issue #28); one
+/// written before the config noted the record, and without one, still loads as the bare model it is.
+#[test]
+fn a_missing_placement_record_is_refused_unless_the_directory_never_had_one() {
+    let (mut model, _) = saved();
+    model.placement = Some(serde_json::json!({"anchors": []}));
+    model.members = vec![model.model.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    model.save(&path).unwrap();
+    assert_eq!(SavedModel::load(&path).unwrap(), model);
+    std::fs::remove_file(path.join("placement.json")).unwrap();
+    let err = SavedModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("placement.json is missing"), "{err}");
+    let file = path.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    config.as_object_mut().unwrap().remove("placement");
+    std::fs::write(&file, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let old = SavedModel::load(&path).unwrap();
+    assert!(old.placement.is_none());
+    assert_eq!(old.members.len(), 1);
+}

@@ -402,6 +402,111 @@ pub struct Calibration {
     pub ratios: Vec<f64>,
 }
 
+impl Calibration {
+    /// Refuse a calibration whose parts do not fit together or could not have been measured (placement.json
+    /// is read back from disk, where anything may have happened to it).
+    pub fn check(&self, members: usize, latent_dim: usize) -> Result<()> {
+        let field = |name: &str, problem: String| -> Result<()> {
+            bail!(
+                "placement.json: calibration.{name} {problem}; the model directory is damaged, retrain it"
+            )
+        };
+        for (name, len) in [
+            ("errors", self.errors.len()),
+            ("scores", self.scores.len()),
+            ("ratios", self.ratios.len()),
+        ] {
+            if len != self.n {
+                field(
+                    name,
+                    format!("has {len} values but calibration.n is {}", self.n),
+                )?;
+            }
+        }
+        if self.n < MIN_CALIBRATION {
+            field(
+                "n",
+                format!(
+                    "is {}, below the {MIN_CALIBRATION} a calibration needs",
+                    self.n
+                ),
+            )?;
+        }
+        if self.latents.len() != members {
+            field(
+                "latents",
+                format!("has {} members but the model {members}", self.latents.len()),
+            )?;
+        }
+        for (k, rows) in self.latents.iter().enumerate() {
+            if rows.len() != self.n || rows.iter().any(|r| r.len() != latent_dim) {
+                field(
+                    "latents",
+                    format!(
+                        "of member {k} are not {} rows of {latent_dim} values",
+                        self.n
+                    ),
+                )?;
+            }
+        }
+        for (name, v) in [
+            ("errors", &self.errors),
+            ("scores", &self.scores),
+            ("ratios", &self.ratios),
+        ] {
+            if let Some(bad) = v.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                field(
+                    name,
+                    format!("holds {bad}; every value must be finite and >= 0"),
+                )?;
+            }
+        }
+        for (name, v) in [("scores", &self.scores), ("ratios", &self.ratios)] {
+            if v.windows(2).any(|w| w[0] > w[1]) {
+                field(name, "is not sorted".into())?;
+            }
+        }
+        if !(self.floor.is_finite() && self.floor > 0.0) {
+            field(
+                "floor",
+                format!("is {}; it must be finite and positive", self.floor),
+            )?;
+        }
+        self.model.check()
+    }
+}
+
+impl ErrorModel {
+    fn check(&self) -> Result<()> {
+        let lens = [
+            self.offsets.len(),
+            self.means.len(),
+            self.sds.len(),
+            self.coefficients.len(),
+        ];
+        if lens.iter().any(|&l| l != N_FEATURES) {
+            bail!(
+                "placement.json: calibration.model has {lens:?} offsets / means / sds / coefficients, \
+                 {N_FEATURES} each expected; the model directory is damaged, retrain it"
+            );
+        }
+        let all = (self
+            .offsets
+            .iter()
+            .chain(&self.means)
+            .chain(&self.sds)
+            .chain(&self.coefficients))
+        .chain(std::iter::once(&self.intercept));
+        if all.clone().any(|v| !v.is_finite()) || self.sds.iter().any(|s| *s < 0.0) {
+            bail!(
+                "placement.json: calibration.model holds a non-finite value or a negative sd; the model \
+                 directory is damaged, retrain it"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A placed spot's uncertainty (`obs['dpvae_radius_50']`, `obs['dpvae_radius_90']`, `obs['dpvae_confidence']`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uncertainty {

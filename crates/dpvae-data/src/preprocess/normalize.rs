@@ -166,6 +166,28 @@ pub struct ScaleStats {
 }
 
 impl ScaleStats {
+    /// Whether the statistics fit `genes` genes, with finite means and positive deviations.
+    pub fn check(&self, genes: usize) -> std::result::Result<(), String> {
+        if self.mean.len() != genes || self.std.len() != genes {
+            return Err(format!(
+                "has {} means and {} deviations for {genes} genes",
+                self.mean.len(),
+                self.std.len()
+            ));
+        }
+        if self.mean.iter().any(|v| !v.is_finite())
+            || self.std.iter().any(|v| !(v.is_finite() && *v > 0.0))
+        {
+            return Err("holds a non-finite mean or a deviation that is not positive".into());
+        }
+        if let Some(m) = self.max_value
+            && !(m.is_finite() && m > 0.0)
+        {
+            return Err(format!("max_value is {m}; it must be positive"));
+        }
+        Ok(())
+    }
+
     /// Fit on `x` (scanpy's `pp.scale` statistics).
     pub fn fit(x: &Matrix, max_value: Option<f64>) -> Result<ScaleStats> {
         if let Some(m) = max_value

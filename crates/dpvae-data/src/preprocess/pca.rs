@@ -109,6 +109,25 @@ fn column_means(x: &(impl RowBlocks + Sync)) -> Array1<f64> {
     sums.iter().fold(Array1::zeros(g), |acc, s| acc + s) / n.max(1) as f64
 }
 
+/// Column means over the rows with any non-zero value (`None` without such rows): spots without counts carry
+/// no expression, and must not pull a section's own centre towards zero.
+fn expressed_means(x: &(impl RowBlocks + Sync)) -> Option<Array1<f64>> {
+    let g = x.dims().1;
+    let parts = map_row_blocks(x, |_, b| {
+        let mut sum = Array1::<f64>::zeros(g);
+        let mut rows = 0usize;
+        for row in b.rows() {
+            if row.iter().any(|v| *v != 0.0) {
+                sum.zip_mut_with(&row, |s, v| *s += f64::from(*v));
+                rows += 1;
+            }
+        }
+        (sum, rows)
+    });
+    let rows: usize = parts.iter().map(|p| p.1).sum();
+    (rows > 0).then(|| parts.into_iter().fold(Array1::zeros(g), |acc, p| acc + p.0) / rows as f64)
+}
+
 /// `(x - mean) . m` (rows x m's columns), block by block.
 fn centred_dot(x: &(impl RowBlocks + Sync), mean: &Array1<f64>, m: &Array2<f64>) -> Array2<f64> {
     let blocks = map_centred_blocks(x, mean, |_, b| b.dot(m));
@@ -124,6 +143,50 @@ fn centred_t_dot(x: &(impl RowBlocks + Sync), mean: &Array1<f64>, m: &Array2<f64
     parts
         .iter()
         .fold(Array2::zeros((x.dims().1, m.ncols())), |acc, p| acc + p)
+}
+
+impl FittedPca {
+    /// Whether the fitted state fits `genes` genes: shapes, finite values, a positive divisor.
+    pub fn check(&self, genes: usize) -> std::result::Result<(), String> {
+        let k = self.components.len();
+        if k == 0 {
+            return Err("has no components".into());
+        }
+        if self.mean.len() != genes {
+            return Err(format!(
+                "mean has {} values for {genes} genes",
+                self.mean.len()
+            ));
+        }
+        if let Some(c) = self.components.iter().position(|r| r.len() != genes) {
+            return Err(format!(
+                "component {c} has {} values for {genes} genes",
+                self.components[c].len()
+            ));
+        }
+        if self.whiten && self.explained_variance.len() != k {
+            return Err(format!(
+                "whiten needs explained_variance for each of the {k} components, it has {}",
+                self.explained_variance.len()
+            ));
+        }
+        let finite = (self.mean.iter().chain(self.components.iter().flatten()))
+            .all(|v| v.is_finite())
+            && self
+                .explained_variance
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0);
+        if !finite {
+            return Err("holds a non-finite value or a negative variance".into());
+        }
+        if !(self.score_scale.is_finite() && self.score_scale > 0.0) {
+            return Err(format!(
+                "score_scale is {}; it must be positive",
+                self.score_scale
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl PcaParams {
@@ -202,10 +265,9 @@ impl FittedPca {
                 comp[[j, c]] = v;
             }
         }
-        let mean: Array1<f32> = if own_mean && n > 0 {
-            column_means(&x).mapv(|v| v as f32)
-        } else {
-            Array1::from(self.mean.clone())
+        let mean: Array1<f32> = match own_mean.then(|| expressed_means(&x)).flatten() {
+            Some(m) => m.mapv(|v| v as f32),
+            None => Array1::from(self.mean.clone()),
         };
         let scale: Array1<f32> = if self.whiten {
             self.explained_variance

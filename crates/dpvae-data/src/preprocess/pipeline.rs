@@ -107,6 +107,8 @@ pub struct ApplyReport {
     pub alignment: AlignReport,
     /// Query spots with no counts over the reference's genes (left at zero).
     pub n_zero_total: usize,
+    /// Rows of the processed query with no counts over the model's genes: the model sees nothing of them.
+    pub empty_rows: Vec<usize>,
 }
 
 impl Preprocess {
@@ -200,6 +202,7 @@ impl Preprocess {
                     data.obs_names[i], data.var_names[j]
                 ),
             )),
+            _ if reads_counts && self.log1p => check_not_log(data, role),
             _ => Ok(()),
         }
     }
@@ -287,6 +290,46 @@ impl Preprocess {
 }
 
 impl FittedPreprocess {
+    /// Refuse a fitted state whose parts do not fit together (it is read back from a model directory's
+    /// preprocess.json, where anything may have happened to it), naming the field.
+    pub fn check(&self) -> Result<()> {
+        self.params.check()?;
+        let bad = |field: &str, problem: String| {
+            Err(DataError::data(
+                format!("preprocess.json: {field}"),
+                format!("{problem}; the model directory is damaged, retrain it"),
+            ))
+        };
+        let g = self.genes.len();
+        if g == 0 {
+            return bad("genes", "is empty".into());
+        }
+        if let Some(ids) = &self.gene_ids
+            && ids.len() != g
+        {
+            return bad(
+                "gene_ids",
+                format!("has {} entries for {g} genes", ids.len()),
+            );
+        }
+        if let Some(t) = self.target_sum
+            && !(t.is_finite() && t > 0.0)
+        {
+            return bad("target_sum", format!("is {t}; it must be positive"));
+        }
+        if let Some(s) = &self.scale
+            && let Err(problem) = s.check(g)
+        {
+            return bad("scale", problem);
+        }
+        if let Some(p) = &self.pca
+            && let Err(problem) = p.check(g)
+        {
+            return bad("pca", problem);
+        }
+        Ok(())
+    }
+
     /// Process a query (raw counts in X) exactly as the reference was.
     pub fn apply(&self, query: &SpatialData) -> Result<(SpatialData, ApplyReport)> {
         let p = &self.params;
@@ -340,6 +383,9 @@ impl FittedPreprocess {
         let (mut aligned, alignment) = p.align.align_to(&data, &targets)?;
         aligned.var_names = self.genes.clone();
         aligned.var_ids = self.gene_ids.clone();
+        let empty_rows: Vec<usize> = (aligned.x.row_sums().iter().enumerate())
+            .filter_map(|(i, &t)| (t == 0.0).then_some(i))
+            .collect();
         let mut n_zero_total = 0;
         if let Some(t) = &totals {
             let target = self
@@ -382,6 +428,7 @@ impl FittedPreprocess {
                 n_spots_removed: n_in - data.n_obs(),
                 alignment,
                 n_zero_total,
+                empty_rows,
             },
         ))
     }
@@ -484,4 +531,44 @@ fn key(p: &AlignParams, g: &str) -> String {
     } else {
         g.to_string()
     }
+}
+
+/// Above this, a matrix with mostly non-integer values is normalised but not log-transformed.
+const MAX_LOG_VALUE: f32 = 20.0;
+
+/// Refuse a matrix that looks log-normalised already (most non-zero values non-integer, none above
+/// [`MAX_LOG_VALUE`]): normalising and log-transforming it again would silently place it wrong.
+fn check_not_log(data: &SpatialData, role: &str) -> Result<()> {
+    let csr = data.x.to_csr();
+    let values = csr.data();
+    let nonzero = values.iter().filter(|v| **v != 0.0).count();
+    if nonzero == 0 {
+        return Ok(());
+    }
+    let fractional = values.iter().filter(|v| v.fract() != 0.0).count();
+    let max = values.iter().copied().fold(0.0f32, f32::max);
+    let share = fractional as f64 / nonzero as f64;
+    if share < 0.5 {
+        return Ok(());
+    }
+    if max > MAX_LOG_VALUE {
+        tracing::warn!(
+            role,
+            share_non_integer = share,
+            "the {role}'s X holds mostly non-integer values: it looks normalised rather than raw counts; \
+             dpvae normalises and log-transforms it as if it were counts"
+        );
+        return Ok(());
+    }
+    Err(DataError::data(
+        format!("the {role}'s X"),
+        format!(
+            "looks log-normalised already ({:.0}% of its non-zero values are non-integer, the largest is \
+             {max:.2}), but dpvae normalises and log-transforms raw counts itself, so it would be placed \
+             wrong; give the raw counts (in scanpy often adata.layers['counts'] or adata.raw), or for data \
+             that only exists normalised set normalize_total = false and log1p = false under [preprocess] \
+             (--config) for the reference and the query alike",
+            100.0 * share
+        ),
+    ))
 }
