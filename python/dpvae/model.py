@@ -25,7 +25,7 @@ from ._anndata import (
 _SETTINGS = (
     "alpha2", "epochs", "batch_size", "learning_rate", "beta", "validation_fraction", "latent_dim",
     "hidden", "dropout", "members", "n_hvg", "pca", "likelihood", "mask", "lambda_mode", "hvg_flavor",
-    "auto", "backend",
+    "auto", "thin_below", "backend",
 )
 
 
@@ -45,7 +45,7 @@ class DpVae:
     spatial_key, layer
         Where the coordinates and the counts are.
     alpha2, epochs, batch_size, learning_rate, beta, validation_fraction, latent_dim, hidden, dropout,
-    members, n_hvg, pca, likelihood, mask, lambda_mode, hvg_flavor, auto, backend
+    members, n_hvg, pca, likelihood, mask, lambda_mode, hvg_flavor, auto, thin_below, backend
         Single settings, as the command line's flags of the same names (``dpvae train --help``); left at
         ``None`` they keep the protocol's value. ``auto=False`` is ``--no-auto``: no per-reference choice of
         the gene selection on the reference's own validation spots (naming ``hvg_flavor`` also fixes it). ``likelihood``, ``mask``, ``lambda_mode``, ``hvg_flavor`` and
@@ -85,15 +85,17 @@ class DpVae:
         """Preprocess the reference and train the ensemble (the GIL is released meanwhile).
 
         ``shared_with``: a query AnnData (or a list of gene names); highly variable genes are then chosen
-        among the genes it has, as ``dpvae run`` does, so none of the model's genes is missing there.
+        among the genes it has, as ``dpvae run`` does, so none of the model's genes is missing there. Given
+        an AnnData much shallower than the reference (single cells placed from spots), training also sees
+        the reference thinned to its counts per cell (``thin_below``), as ``dpvae run`` does.
         A progress bar (tqdm when installed) is shown unless ``quiet``. Ctrl-C stops training between
         epochs with ``KeyboardInterrupt`` and leaves the model untrained.
         """
         params = dict(self.settings, seed=self.seed)
-        genes = _gene_list(shared_with)
+        genes, query = _shared(shared_with)
         progress = None if quiet else _Progress(params.get("members"))
         try:
-            model, history = _dpvae.fit(self._reference, self.protocol, params, genes, progress)
+            model, history = _dpvae.fit(self._reference, self.protocol, params, genes, progress, query)
         finally:
             if progress is not None:
                 progress.close()
@@ -177,11 +179,14 @@ class DpVae:
         return self._model
 
 
-def _gene_list(shared_with) -> Optional[Sequence[str]]:
+def _shared(shared_with):
+    """The genes of ``shared_with`` (a query AnnData or a list of names), and the query itself as a dataset
+    when it is an AnnData (its counts per cell tell training whether it is much shallower than the reference)."""
     if shared_with is None:
-        return None
-    names = shared_with.var_names if hasattr(shared_with, "var_names") else shared_with
-    return [str(g) for g in names]
+        return None, None
+    if hasattr(shared_with, "var_names"):
+        return None, to_dataset(shared_with, spatial_key=None)
+    return [str(g) for g in shared_with], None
 
 
 class _Progress:

@@ -182,8 +182,8 @@ fn one_input(input: &Input, args: &ScaleArgs) -> Result<SizeResult> {
         None => TrainSettings::default(),
     };
     settings.train.seed = args.seed;
-    let genes = settings.preprocess.align.keys(&query, "query")?.to_vec();
-    let trained = train_reference(&reference, &settings, "scale", Some(&genes))?;
+    let profile = dpvae::QueryProfile::of(&query, &settings.preprocess.align)?;
+    let trained = train_reference(&reference, &settings, "scale", Some(&profile))?;
     steps.push(m.stop());
     let epochs_run = trained.outcome.history.epochs.len();
     let batch_size = trained

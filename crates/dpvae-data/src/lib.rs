@@ -7,6 +7,7 @@
 pub mod align;
 pub mod atomic;
 pub mod dataset;
+pub mod depth;
 pub mod error;
 pub mod fetch;
 pub mod io;

@@ -25,10 +25,12 @@ pub struct Model {
 
 /// Train on `reference` (raw counts and coordinates). `protocol` is "recommended" (dpvae's defaults) or
 /// "paper"; `params` overrides single settings by name; `shared_genes` restricts the genes to those a query
-/// has (as `dpvae run` does); `progress(event, info)` is called on "start", "epoch" and "finish".
+/// has (as `dpvae run` does), `shared_with` (a query dataset) also its depth, so a much shallower query
+/// (single cells) is trained for on a thinned reference; `progress(event, info)` is called on "start",
+/// "epoch" and "finish".
 /// Returns the model and the first member's history as columns.
 #[pyfunction]
-#[pyo3(signature = (reference, protocol, params, shared_genes=None, progress=None))]
+#[pyo3(signature = (reference, protocol, params, shared_genes=None, progress=None, shared_with=None))]
 pub fn fit<'py>(
     py: Python<'py>,
     reference: &Dataset,
@@ -36,6 +38,7 @@ pub fn fit<'py>(
     params: &Bound<'py, PyDict>,
     shared_genes: Option<Vec<String>>,
     progress: Option<Py<PyAny>>,
+    shared_with: Option<PyRef<'py, Dataset>>,
 ) -> PyResult<(Model, Bound<'py, PyDict>)> {
     let mut p = match protocol {
         "recommended" => DpVae::params(),
@@ -51,6 +54,9 @@ pub fn fit<'py>(
     }
     if let Some(genes) = &shared_genes {
         p = p.shared_genes(genes);
+    }
+    if let Some(query) = &shared_with {
+        p = p.shared_with(&query.data).map_err(to_py)?;
     }
     let valid = p.check().map_err(to_py)?;
     let mut observer = PyObserver {
@@ -215,6 +221,7 @@ fn apply(p: DpVaeParams, key: &str, v: &Bound<'_, PyAny>) -> PyResult<DpVaeParam
                 .map_err(|e| parse_err(&e))?,
         ),
         "auto" => p.auto(v.extract()?),
+        "thin_below" => p.thin_below(v.extract()?),
         "hvg_flavor" => p.hvg_flavor(v.extract::<String>()?.parse().map_err(|e| parse_err(&e))?),
         "backend" => p.backend(
             v.extract::<String>()?
@@ -225,7 +232,7 @@ fn apply(p: DpVaeParams, key: &str, v: &Bound<'_, PyAny>) -> PyResult<DpVaeParam
             return Err(PyValueError::new_err(format!(
                 "unknown setting '{other}'; known: alpha2, epochs, batch_size, learning_rate, beta, \
                  validation_fraction, seed, latent_dim, hidden, dropout, members, n_hvg, pca, likelihood, \
-                 mask, lambda_mode, hvg_flavor, auto, backend"
+                 mask, lambda_mode, hvg_flavor, auto, thin_below, backend"
             )));
         }
     })

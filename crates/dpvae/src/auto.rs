@@ -87,6 +87,10 @@ pub struct Candidate {
     /// train the same models, and has that candidate's score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_genes_as: Option<HvgFlavor>,
+    /// Why the candidate could not be tried (e.g. its gene selection failed on this reference); the search
+    /// went on without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// The search's outcome, stored in placement.json and `uns['dpvae']['placement']['selection']`.

@@ -9,6 +9,7 @@ use dpvae_model::{
 };
 use ndarray::{Array1, Array2, Axis};
 
+use crate::depth::QueryProfile;
 use crate::error::{Context, Result, bail};
 use crate::model::Model;
 use crate::place::{default_method, member_views, to_f64};
@@ -82,6 +83,8 @@ struct Prepared {
     frame: Option<CoordFrame>,
     /// What training sees: `coords` in frame units.
     train_coords: Option<Array2<f64>>,
+    /// How the reference was thinned to a shallower query's depth, if it was.
+    depth: Option<crate::depth::DepthMatch>,
 }
 
 impl Prepared {
@@ -97,8 +100,18 @@ impl Prepared {
 fn prepare(
     reference: &SpatialData,
     settings: &TrainSettings,
-    query_genes: Option<&[String]>,
+    query: Option<&QueryProfile>,
 ) -> Result<Prepared> {
+    let thinned = crate::depth::matched(
+        reference,
+        query,
+        &settings.preprocess.align,
+        settings.placement.thin_below,
+        settings.train.seed,
+    )?;
+    let reference = thinned.as_ref().map_or(reference, |t| &t.0);
+    crate::model::warn_duplicates(&settings.preprocess.align, reference, "reference")?;
+    let query_genes = query.map(|q| q.genes.as_slice());
     let (processed, fitted, _report) = settings
         .preprocess
         .fit_shared(reference, query_genes)
@@ -119,6 +132,7 @@ fn prepare(
         coords: processed.spatial,
         frame,
         train_coords,
+        depth: thinned.map(|t| t.1),
     })
 }
 
@@ -202,16 +216,17 @@ fn train_members(
 }
 
 /// Fit preprocessing on `reference` (raw counts and coordinates) and train the model (an ensemble when
-/// `settings.placement.members > 1`). With `query_genes`, genes are chosen among those the query shares.
+/// `settings.placement.members > 1`). With `query`, genes are chosen among those
+/// the query shares, and a much shallower query (single cells) is trained for on a thinned reference.
 /// Training is logged through `tracing`; [`train_reference_observed`] reports it elsewhere too.
 pub fn train_reference(
     reference: &SpatialData,
     settings: &TrainSettings,
     dataset_name: &str,
-    query_genes: Option<&[String]>,
+    query: Option<&QueryProfile>,
 ) -> Result<Trained> {
     let mut log = TracingObserver;
-    train_reference_observed(reference, settings, dataset_name, query_genes, &mut log)
+    train_reference_observed(reference, settings, dataset_name, query, &mut log)
 }
 
 /// [`train_reference`], with every member's training run reported to `observer` (e.g. a progress bar).
@@ -221,7 +236,7 @@ pub fn train_reference_observed(
     reference: &SpatialData,
     settings: &TrainSettings,
     dataset_name: &str,
-    query_genes: Option<&[String]>,
+    query: Option<&QueryProfile>,
     observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
     check_reference(reference, settings)?;
@@ -231,11 +246,11 @@ pub fn train_reference_observed(
             settings,
             &candidates,
             dataset_name,
-            query_genes,
+            query,
             observer,
         );
     }
-    let p = prepare(reference, settings, query_genes)?;
+    let p = prepare(reference, settings, query)?;
     let cfg = shared_train_config(settings, p.x.nrows());
     let outcomes = train_members(
         &p.input(),
@@ -265,7 +280,7 @@ fn train_searched(
     settings: &TrainSettings,
     candidates: &[TrainSettings],
     dataset_name: &str,
-    query_genes: Option<&[String]>,
+    query: Option<&QueryProfile>,
     observer: &mut dyn TrainObserver,
 ) -> Result<Trained> {
     let auto = &settings.placement.auto;
@@ -273,7 +288,7 @@ fn train_searched(
     let subsample = rows.as_ref().map(|r| reference.select_obs(r)).transpose()?;
     let searched_on = subsample.as_ref().unwrap_or(reference);
     let (mut scored, report) =
-        train_candidates(searched_on, candidates, auto.members, query_genes, observer)?;
+        train_candidates(searched_on, candidates, auto.members, query, observer)?;
     let best = (0..scored.len())
         .min_by(|&a, &b| {
             let key = |i: usize| scored[i].score.map_or(f64::INFINITY, |s| s.0);
@@ -303,7 +318,7 @@ fn train_searched(
     if rows.is_some() || auto.members > full.placement.members {
         // Searched on a subsample (or with more members than the ensemble has): train the chosen
         // candidate afresh on every spot.
-        let p = prepare(reference, &full, query_genes)?;
+        let p = prepare(reference, &full, query)?;
         let cfg = shared_train_config(&full, p.x.nrows());
         let outcomes = train_members(&p.input(), &full, &cfg, 0..full.placement.members, observer)?;
         return finish(&full, dataset_name, p, cfg, outcomes, Some(selection));
@@ -339,7 +354,7 @@ fn train_candidates(
     searched_on: &SpatialData,
     candidates: &[TrainSettings],
     members: usize,
-    query_genes: Option<&[String]>,
+    query: Option<&QueryProfile>,
     observer: &mut dyn TrainObserver,
 ) -> Result<(Vec<Searched>, Vec<crate::auto::Candidate>)> {
     let mut scored: Vec<Searched> = Vec::new();
@@ -351,7 +366,26 @@ fn train_candidates(
             .as_ref()
             .map(|h| h.flavor)
             .unwrap_or_default();
-        let p = prepare(searched_on, cand, query_genes)?;
+        // A selection that fails on this reference (seurat_v3's loess on very sparse data, say) is left out;
+        // the search fails only when every candidate does.
+        let p = match prepare(searched_on, cand, query) {
+            Ok(p) => p,
+            Err(e) if candidate + 1 < candidates.len() || !scored.is_empty() => {
+                tracing::warn!(
+                    flavor = flavor.as_str(),
+                    "a gene selection of the search failed on this reference and is left out: {e}"
+                );
+                report.push(crate::auto::Candidate {
+                    hvg_flavor: flavor,
+                    n_genes: 0,
+                    validation_disparity: None,
+                    same_genes_as: None,
+                    failed: Some(e.to_string()),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let genes = p.fitted.genes.clone();
         let same = scored.iter().find(|c| c.genes == genes);
         report.push(crate::auto::Candidate {
@@ -359,6 +393,7 @@ fn train_candidates(
             n_genes: genes.len(),
             validation_disparity: None,
             same_genes_as: same.map(|c| c.flavor),
+            failed: None,
         });
         if let Some(same) = same {
             report.last_mut().expect("just pushed").validation_disparity = same.score.map(|s| s.0);
@@ -413,6 +448,7 @@ fn finish(
         (Some(c), true) => {
             let (mut record, _) = placement_record(settings, p.frame.clone(), &p.x, c, &outcomes)?;
             record.selection = selection;
+            record.depth = p.depth.clone();
             Some(record)
         }
         _ => None,

@@ -31,6 +31,7 @@
 
 pub mod anndata;
 pub mod auto;
+pub mod depth;
 mod error;
 pub mod evaluate;
 mod fit;
@@ -49,6 +50,7 @@ pub use dpvae_geometry as geometry;
 pub use dpvae_model as network;
 
 pub use auto::{AutoSettings, Selection};
+pub use depth::QueryProfile;
 pub use error::{Context, Error, Result};
 pub use fit::{Trained, train_reference, train_reference_observed};
 pub use model::Model;

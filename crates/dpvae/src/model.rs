@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use dpvae_data::SpatialData;
-use dpvae_data::preprocess::FittedPreprocess;
+use dpvae_data::preprocess::{ApplyReport, FittedPreprocess};
 use dpvae_model::{BackendKind, Embedding, FittedModel, SavedModel};
 
 use crate::error::{Context, Result};
@@ -43,14 +43,20 @@ impl Model {
 
     /// Type a loaded model directory's preprocessing and placement record.
     pub fn from_saved(saved: SavedModel) -> Result<Self> {
-        let preprocess = serde_json::from_value(saved.preprocess.clone())
+        let preprocess: FittedPreprocess = serde_json::from_value(saved.preprocess.clone())
             .context("the model directory's preprocessing parameters cannot be read")?;
-        let placement = saved
+        preprocess.check()?;
+        check_features(&saved, &preprocess)?;
+        let placement: Option<PlacementRecord> = saved
             .placement
             .as_ref()
             .map(|v| serde_json::from_value(v.clone()))
             .transpose()
             .context("the model directory's placement.json cannot be read")?;
+        if let Some(p) = &placement {
+            let members = 1 + saved.members.len();
+            p.check(members, saved.model.config().latent_dim)?;
+        }
         Ok(Model::new(saved, preprocess, placement))
     }
 
@@ -105,7 +111,9 @@ impl Model {
         backend: BackendKind,
         allow_missing_genes: bool,
     ) -> Result<(SpatialData, Vec<Embedding>)> {
-        self.embed_with(&self.members(), query, backend, allow_missing_genes)
+        let (processed, embs, _) =
+            self.embed_with(&self.members(), query, backend, allow_missing_genes)?;
+        Ok((processed, embs))
     }
 
     /// Process `query` as the model's reference was and encode it with the first member.
@@ -114,17 +122,19 @@ impl Model {
         query: &SpatialData,
         backend: BackendKind,
     ) -> Result<(SpatialData, Embedding)> {
-        let (processed, mut embs) = self.embed_with(&[&self.saved.model], query, backend, false)?;
+        let (processed, mut embs, _) =
+            self.embed_with(&[&self.saved.model], query, backend, false)?;
         Ok((processed, embs.remove(0)))
     }
 
-    fn embed_with(
+    /// Process `query` and encode it with `models`; also what processing found (e.g. spots without counts).
+    pub(crate) fn embed_with(
         &self,
         models: &[&FittedModel],
         query: &SpatialData,
         backend: BackendKind,
         allow_missing_genes: bool,
-    ) -> Result<(SpatialData, Vec<Embedding>)> {
+    ) -> Result<(SpatialData, Vec<Embedding>, ApplyReport)> {
         let mut fitted = self.preprocess.clone();
         if allow_missing_genes {
             fitted.params.align.max_missing_fraction = 1.0;
@@ -133,13 +143,14 @@ impl Model {
             "the query could not be brought into the model's gene space (do reference and query share genes?)",
         )?;
         report_missing_genes(&report.alignment);
+        warn_duplicates(&fitted.params.align, query, "query")?;
         let likelihood = self.saved.model.config().likelihood;
         let (x, _) = model_input(query, &processed, &fitted, likelihood)?;
         let embeddings = models
             .iter()
             .map(|m| Ok(m.encode(x.view(), backend)?))
             .collect::<Result<Vec<_>>>()?;
-        Ok((processed, embeddings))
+        Ok((processed, embeddings, report))
     }
 }
 
@@ -168,4 +179,39 @@ fn report_missing_genes(a: &dpvae_data::align::AlignReport) {
     } else {
         tracing::info!("{msg}");
     }
+}
+
+/// Warn when `data` names a gene twice: only the first column of each name is read, the others are ignored.
+pub(crate) fn warn_duplicates(
+    align: &dpvae_data::align::AlignParams,
+    data: &SpatialData,
+    role: &str,
+) -> Result<()> {
+    let dups = align.duplicates(align.keys(data, role)?);
+    if !dups.is_empty() {
+        let first: Vec<&str> = dups.iter().take(5).map(String::as_str).collect();
+        tracing::warn!(
+            "the {role} names {} genes more than once (first: {}); only the first column of each is used: make \
+             the names unique (anndata's var_names_make_unique) or sum the duplicates",
+            dups.len(),
+            first.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The model reads what the preprocessing writes: its PCA components, or its genes, in genes.json's order.
+fn check_features(saved: &SavedModel, preprocess: &FittedPreprocess) -> Result<()> {
+    let features = preprocess.feature_names();
+    if features != saved.genes {
+        crate::error::bail!(
+            "the model directory's genes.json ({} features, first {:?}) does not match its preprocess.json \
+             ({} features, first {:?}): the files come from different models; retrain or restore the directory",
+            saved.genes.len(),
+            saved.genes.first(),
+            features.len(),
+            features.first()
+        );
+    }
+    Ok(())
 }

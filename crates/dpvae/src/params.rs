@@ -5,6 +5,7 @@ use dpvae_data::SpatialData;
 use dpvae_data::preprocess::HvgFlavor;
 use dpvae_model::{BackendKind, LambdaMode, Likelihood, MaskSpec, TracingObserver, TrainObserver};
 
+use crate::depth::QueryProfile;
 use crate::error::{Result, bail};
 use crate::fit::{Trained, train_reference_observed};
 use crate::model::Model;
@@ -36,7 +37,7 @@ impl DpVae {
 pub struct DpVaeParams {
     settings: TrainSettings,
     dataset_name: String,
-    shared_genes: Option<Vec<String>>,
+    query: Option<QueryProfile>,
 }
 
 /// [`DpVaeParams`] that passed [`DpVaeParams::check`].
@@ -59,7 +60,7 @@ impl DpVaeParams {
         DpVaeParams {
             settings,
             dataset_name: "reference".into(),
-            shared_genes: None,
+            query: None,
         }
     }
 
@@ -95,6 +96,9 @@ impl DpVaeParams {
         backend: BackendKind => backend);
     setter!(/// Choose the gene selection per reference on its own validation spots ([`crate::auto`]).
         auto: bool => placement.auto.enabled);
+    setter!(/// Thin the reference to a query's depth when the query's median counts per spot are below this
+    /// share of the reference's (0: never; only with [`DpVaeParams::shared_with`]).
+        thin_below: f64 => placement.thin_below);
 
     /// Highly variable genes kept (0: all genes).
     pub fn n_hvg(mut self, n: usize) -> Self {
@@ -117,8 +121,16 @@ impl DpVaeParams {
 
     /// Choose genes among those a query shares (as `dpvae run` does), so no model gene is missing there.
     pub fn shared_genes(mut self, genes: &[String]) -> Self {
-        self.shared_genes = Some(genes.to_vec());
+        self.query = Some(QueryProfile::genes_only(genes));
         self
+    }
+
+    /// Train for `query` as `dpvae run` does: genes chosen among those it shares and, for a much shallower
+    /// query (single cells from spots), the reference thinned to its depth (`placement.thin_below`). Only
+    /// its genes and counts per spot are read, never its coordinates.
+    pub fn shared_with(mut self, query: &SpatialData) -> Result<Self> {
+        self.query = Some(QueryProfile::of(query, &self.settings.preprocess.align)?);
+        Ok(self)
     }
 
     /// The dataset's name recorded in the model's metadata.
@@ -182,7 +194,7 @@ impl DpVaeValidParams {
             reference,
             &p.settings,
             &p.dataset_name,
-            p.shared_genes.as_deref(),
+            p.query.as_ref(),
             observer,
         )
     }

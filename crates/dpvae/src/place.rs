@@ -33,6 +33,8 @@ pub struct Placed {
     pub method: dpvae_geometry::Method,
     /// The model's automatic choice of the gene selection, when one was made.
     pub selection: Option<crate::auto::Selection>,
+    /// The query depth the reference was thinned to for training, when it was.
+    pub depth: Option<crate::depth::DepthMatch>,
 }
 
 impl Placed {
@@ -82,6 +84,9 @@ impl Placed {
         if let Some(s) = &self.selection {
             v["selection"] = serde_json::to_value(s).unwrap_or_default();
         }
+        if let Some(d) = &self.depth {
+            v["depth"] = serde_json::to_value(d).unwrap_or_default();
+        }
         v
     }
 
@@ -130,7 +135,12 @@ impl Model {
     /// Embed `query` with every member and place it (in the reference's frame when the model has a
     /// placement record, otherwise by reconstructing the first member's latent).
     pub fn place_with(&self, query: &SpatialData, opts: &PlaceOptions) -> Result<Placed> {
-        let (_, embs) = self.embed_members(query, opts.backend, opts.allow_missing_genes)?;
+        let (_, embs, report) = self.embed_with(
+            &self.members(),
+            query,
+            opts.backend,
+            opts.allow_missing_genes,
+        )?;
         let latent = to_f64(&embs[0].mean);
         let variance = to_f64(&embs[0].variance);
         let method = opts.method.unwrap_or(default_method(latent.ncols()));
@@ -142,10 +152,11 @@ impl Model {
                     .collect();
                 let latents: Vec<Array2<f64>> = embedded.iter().map(|e| e.0.clone()).collect();
                 let (coords, members) = r.place_members(&latents, method, opts.seed)?;
-                let uncertainty = match opts.skip_uncertainty {
+                let mut uncertainty = match opts.skip_uncertainty {
                     true => None,
                     false => r.uncertainty(&member_views(&embedded), &members, &coords)?,
                 };
+                mark_empty(&report.empty_rows, r, uncertainty.as_mut());
                 (coords, members, true, uncertainty)
             }
             _ => {
@@ -162,7 +173,32 @@ impl Model {
             uncertainty,
             method,
             selection: self.placement().and_then(|r| r.selection.clone()),
+            depth: self.placement().and_then(|r| r.depth.clone()),
         })
+    }
+}
+
+/// Spots without a count over the model's genes all land on one point that says nothing of where they were:
+/// they get confidence 0 and radii spanning the reference, and the user hears how many there are.
+fn mark_empty(
+    empty: &[usize],
+    record: &crate::placement::PlacementRecord,
+    uncertainty: Option<&mut Uncertainty>,
+) {
+    if empty.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        spots = empty.len(),
+        "query spots without counts over the model's genes are placed at one uninformative point; they get \
+         confidence 0 and radii spanning the reference (filter them out, e.g. sc.pp.filter_cells(min_counts=1))"
+    );
+    let Some(u) = uncertainty else { return };
+    let span = record.anchor_span();
+    for &i in empty {
+        u.confidence[i] = 0.0;
+        u.radius_50[i] = span;
+        u.radius_90[i] = span;
     }
 }
 

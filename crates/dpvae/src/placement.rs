@@ -53,6 +53,10 @@ pub struct PlacementSettings {
     pub readout: Readout,
     /// The per-reference choice of the gene selection by validation ([`crate::auto`]).
     pub auto: AutoSettings,
+    /// When the query's median library size (over the genes both share) is below this share of the
+    /// reference's, e.g. single cells placed from spots, training sees the reference thinned to the query's
+    /// depth ([`crate::depth`]). 0 never thins; only `run` and `train --shared-with` know the query.
+    pub thin_below: f64,
 }
 
 impl Default for PlacementSettings {
@@ -72,6 +76,7 @@ impl PlacementSettings {
             reference_frame: true,
             readout: Readout::Procrustes,
             auto: AutoSettings::recommended(),
+            thin_below: 0.5,
         }
     }
 
@@ -85,10 +90,17 @@ impl PlacementSettings {
             reference_frame: false,
             readout: Readout::Procrustes,
             auto: AutoSettings::off(),
+            thin_below: 0.0,
         }
     }
 
     pub fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.thin_below) {
+            bail!(
+                "placement.thin_below must be between 0 and 1, got {}",
+                self.thin_below
+            );
+        }
         if self.members == 0 || self.members > 100 {
             bail!(
                 "placement.members must be between 1 and 100, got {}",
@@ -167,6 +179,9 @@ pub struct PlacementRecord {
     /// search ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<Selection>,
+    /// The query's depth the reference was thinned to for training (absent when it was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<crate::depth::DepthMatch>,
 }
 
 pub(crate) fn to_rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
@@ -197,6 +212,71 @@ pub fn anchor_rows(candidates: &[usize], seed: u64) -> Vec<usize> {
 }
 
 impl PlacementRecord {
+    /// Refuse a record whose parts do not fit the model (`members` members with a `latent_dim`-d latent) or
+    /// each other.
+    pub fn check(&self, members: usize, latent_dim: usize) -> Result<()> {
+        self.settings.check()?;
+        let dims = self.anchor_coords.first().map_or(0, Vec::len);
+        if self.settings.reference_frame {
+            if !(2..=3).contains(&dims) || self.anchor_coords.iter().any(|c| c.len() != dims) {
+                bail!(
+                    "placement.json: anchor_coords must be rows of 2 or 3 coordinates, all of one length"
+                );
+            }
+            if self.anchor_latents.len() != members {
+                bail!(
+                    "placement.json: anchor_latents has {} members but the model {members}",
+                    self.anchor_latents.len()
+                );
+            }
+            for (k, rows) in self.anchor_latents.iter().enumerate() {
+                if rows.len() != self.anchor_coords.len()
+                    || rows.iter().any(|r| r.len() != latent_dim)
+                {
+                    bail!(
+                        "placement.json: member {k}'s anchor_latents are not {} rows of {latent_dim} values",
+                        self.anchor_coords.len()
+                    );
+                }
+            }
+        }
+        let values = (self.anchor_coords.iter().flatten())
+            .chain(self.anchor_latents.iter().flatten().flatten());
+        if values.clone().any(|v| !v.is_finite()) {
+            bail!("placement.json: anchor_coords or anchor_latents hold a non-finite value");
+        }
+        if let Some(f) = &self.frame
+            && ((dims > 0 && f.center.len() != dims)
+                || f.center.iter().any(|c| !c.is_finite())
+                || !(f.scale.is_finite() && f.scale > 0.0))
+        {
+            bail!(
+                "placement.json: frame needs a finite centre of {dims} values and a positive scale"
+            );
+        }
+        match &self.calibration {
+            Some(c) => c.check(members, latent_dim),
+            None => Ok(()),
+        }
+    }
+
+    /// The diagonal of the anchors' bounding box: a radius that covers the whole reference.
+    pub fn anchor_span(&self) -> f64 {
+        let dims = self.anchor_coords.first().map_or(0, Vec::len);
+        (0..dims)
+            .map(|d| {
+                let (lo, hi) = self
+                    .anchor_coords
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(lo, hi), c| {
+                        (lo.min(c[d]), hi.max(c[d]))
+                    });
+                (hi - lo).powi(2)
+            })
+            .sum::<f64>()
+            .sqrt()
+    }
+
     pub fn anchors(&self) -> Result<Array2<f64>> {
         from_rows(&self.anchor_coords)
     }
@@ -214,6 +294,7 @@ impl PlacementRecord {
             anchor_latents: anchor_latents.iter().map(to_rows).collect(),
             calibration: None,
             selection: None,
+            depth: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! held-out spots in the reference's own units and frame, a saved model places them identically, the same seed
 //! gives the same result, and genes the query lacks are handled as documented.
 
-use dpvae::{Model, PlaceOptions, TrainSettings, train_reference};
+use dpvae::{Model, PlaceOptions, QueryProfile, TrainSettings, train_reference};
 use dpvae_data::SpatialData;
 
 mod common;
@@ -108,7 +108,13 @@ fn genes_the_query_lacks() {
     assert!(blind.model.place_with(&query, &allow).is_ok());
     // Trained on the genes the query shares (what `dpvae run` does): nothing is missing.
     let genes = query.var_names.clone();
-    let shared = train_reference(&reference, &s, "sim", Some(&genes)).unwrap();
+    let shared = train_reference(
+        &reference,
+        &s,
+        "sim",
+        Some(&QueryProfile::genes_only(&genes)),
+    )
+    .unwrap();
     let fitted = shared.model.preprocess();
     assert!(fitted.genes.iter().all(|g| genes.contains(g)));
     assert!(
@@ -119,9 +125,14 @@ fn genes_the_query_lacks() {
     );
     // No shared gene at all is a clear error naming both sides.
     let none = vec!["NotAGene".to_string()];
-    let e = train_reference(&reference, &s, "sim", Some(&none))
-        .err()
-        .unwrap();
+    let e = train_reference(
+        &reference,
+        &s,
+        "sim",
+        Some(&QueryProfile::genes_only(&none)),
+    )
+    .err()
+    .unwrap();
     assert!(format!("{e:#}").contains("share no genes"), "{e:#}");
 }
 
@@ -172,4 +183,43 @@ fn members_side_by_side_give_the_sequential_models_and_reports() {
         side_by_side, sequential,
         "same anchors' latents and calibration"
     );
+}
+
+#[test]
+fn spots_without_counts_get_no_confidence_and_leave_the_others_alone() {
+    let (reference, query) = tissue();
+    let mut s = settings();
+    s.train.epochs = 20;
+    s.placement.auto.enabled = false;
+    let trained = train_reference(&reference, &s, "sim", None).unwrap();
+    let mut x = query.x.to_dense();
+    let empty = [0usize, 5, 9];
+    for &i in &empty {
+        x.row_mut(i).fill(0.0);
+    }
+    let mut with_empty = query.clone();
+    with_empty.x = dpvae_data::Matrix::Dense(x);
+    let placed = trained.model.place(&with_empty).unwrap();
+    let u = placed.uncertainty.as_ref().expect("calibrated");
+    let span = trained.model.placement().unwrap().anchor_span();
+    for &i in &empty {
+        assert_eq!(u.confidence[i], 0.0);
+        assert_eq!(u.radius_90[i], span);
+    }
+    // The other spots are placed as without the empty ones: they do not move the query's own centre.
+    let kept: Vec<usize> = (0..query.n_obs()).filter(|i| !empty.contains(i)).collect();
+    let alone = trained
+        .model
+        .place(&with_empty.select_obs(&kept).unwrap())
+        .unwrap();
+    for (k, &i) in kept.iter().enumerate() {
+        for d in 0..2 {
+            let (a, b) = (placed.coords[[i, d]], alone.coords[[k, d]]);
+            assert!(
+                (a - b).abs() < 1e-3 * (1.0 + b.abs()),
+                "spot {i}: {a} vs {b}"
+            );
+        }
+        assert!(u.confidence[i] > 0.0 || alone.uncertainty.as_ref().unwrap().confidence[k] == 0.0);
+    }
 }

@@ -66,6 +66,10 @@ pub struct PlacementArgs {
     /// Slide-seq) placed from pseudo-spots made of the section's other cells, and the spots-from-spots control.
     #[arg(long)]
     pub cross_resolution: bool,
+    /// Run the --variant methods on the cross-resolution cases only (for a variant that changes nothing
+    /// when reference and query have one resolution, such as the depth matching).
+    #[arg(long, requires = "cross_resolution")]
+    pub variants_cross_only: bool,
     /// Python with scikit-learn, tangram-sc and celerypy for the Python peers (default: $DPVAE_PYTHON).
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<PathBuf>,
@@ -292,9 +296,9 @@ fn run_method(
         Method::Dpvae { settings, name } => {
             let mut s = (**settings).clone();
             s.train.seed = seed;
-            let genes = s.preprocess.align.keys(query, "query")?.to_vec();
+            let profile = dpvae::QueryProfile::of(query, &s.preprocess.align)?;
             let t0 = Instant::now();
-            let trained = train_reference(reference, &s, name, Some(&genes))?;
+            let trained = train_reference(reference, &s, name, Some(&profile))?;
             let train = t0.elapsed().as_secs_f64();
             let mut opts = PlaceOptions {
                 backend: s.backend,
@@ -436,9 +440,16 @@ pub fn run(args: PlacementArgs) -> Result<()> {
     if args.cross_resolution {
         all_cases.extend(cases::build_cross(&panel, &plan.sections, &plan.seeds)?);
     }
+    let n_variants = args.variant.len();
+    let variants = &plan.methods[plan.methods.len() - n_variants..];
     let work: Vec<(&Case, &Method)> = all_cases
         .iter()
         .flat_map(|c| plan.methods.iter().map(move |m| (c, m)))
+        .filter(|(c, m)| {
+            !args.variants_cross_only
+                || !variants.contains(m)
+                || matches!(c.kind_name(), "cells" | "spots")
+        })
         .collect();
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()

@@ -338,8 +338,8 @@ impl Context {
         let mut settings = TrainSettings::recommended();
         settings.train.seed = seed;
         settings.backend = self.backend;
-        let genes = settings.preprocess.align.keys(&query, "query")?.to_vec();
-        let trained = train_reference(&reference, &settings, section, Some(&genes))?;
+        let profile = dpvae::QueryProfile::of(&query, &settings.preprocess.align)?;
+        let trained = train_reference(&reference, &settings, section, Some(&profile))?;
         let opts = PlaceOptions {
             backend: self.backend,
             seed,

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use dpvae::{
-    ModelSettings, PlaceOptions, PlacementSettings, TrainSettings, train_reference_observed,
+    ModelSettings, PlaceOptions, PlacementSettings, QueryProfile, TrainSettings,
+    train_reference_observed,
 };
 use dpvae_data::io::{self, tables::CoordTable};
 use dpvae_data::preprocess::Preprocess;
@@ -108,14 +109,15 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         .with_context(|| format!("could not read the query {}", args.query.display()))?;
 
     let name = args.reference.display().to_string();
-    // Genes are chosen among those the query has, so none of the model's genes is missing from it.
-    let query_genes = settings.preprocess.align.keys(&query, "query")?.to_vec();
+    // Genes are chosen among those the query has, so none of the model's genes is missing from it; a much
+    // shallower query (single cells) is trained for on a thinned reference.
+    let profile = QueryProfile::of(&query, &settings.preprocess.align)?;
     let mut progress = TrainProgress::new(global.quiet);
     let trained = train_reference_observed(
         &reference,
         &settings.training(),
         &name,
-        Some(&query_genes),
+        Some(&profile),
         &mut progress,
     )?;
     let method = settings.reconstruct.method;

@@ -1,7 +1,7 @@
 //! `dpvae train`: fit preprocessing and a (dp-)VAE on a reference with coordinates; write a model directory.
 
 use anyhow::{Context, Result};
-use dpvae::{TrainSettings, train_reference_observed};
+use dpvae::{QueryProfile, TrainSettings, train_reference_observed};
 use dpvae_data::io;
 use dpvae_model::SaveOptions;
 use serde_json::Value;
@@ -31,22 +31,16 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let query_genes = match &args.shared_with {
+    let query = match &args.shared_with {
         Some(q) => {
             let query =
                 io::read(q).with_context(|| format!("could not read the query {}", q.display()))?;
-            Some(settings.preprocess.align.keys(&query, "query")?.to_vec())
+            Some(QueryProfile::of(&query, &settings.preprocess.align)?)
         }
         None => None,
     };
     let mut progress = TrainProgress::new(global.quiet);
-    let trained = train_reference_observed(
-        &data,
-        &settings,
-        &name,
-        query_genes.as_deref(),
-        &mut progress,
-    )?;
+    let trained = train_reference_observed(&data, &settings, &name, query.as_ref(), &mut progress)?;
     // The model, its settings and its history are written into one temporary directory that takes the
     // output's place in one atomic step (an exchange with --force: never deleted first), and only if it holds
     // nothing dpvae did not write.
