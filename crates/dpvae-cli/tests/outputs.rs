@@ -237,7 +237,9 @@ fn every_output_of_every_command_is_checked() {
 }
 
 /// A `run` or `evaluate` that fails on its input writes nothing: `run` used to leave a complete `model/`
-/// when placement failed, and `evaluate` a `per_spot_error.csv` when its kNN graph could not be built.
+/// when placement failed, and `evaluate` a `per_spot_error.csv` when its kNN graph could not be built. What
+/// used to fail only after training (a 3-column `obsm['spatial']` beside a 2-column reference; a query too
+/// small for the evaluation's graph) is decided before it (issue #28, item 11).
 #[test]
 fn a_command_that_fails_on_its_input_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -245,6 +247,15 @@ fn a_command_that_fails_on_its_input_writes_nothing() {
     let tissue = dpvae_data::io::read(&data).unwrap();
     let tiny = tmp.path().join("tiny.h5ad");
     dpvae_data::io::h5ad::write_h5ad(&tiny, &tissue.select_obs(&[0, 1, 2]).unwrap()).unwrap();
+    let mut solid = tissue.select_obs(&(0..60).collect::<Vec<_>>()).unwrap();
+    let xy = solid.spatial.take().unwrap();
+    solid.spatial = Some(ndarray::concatenate![
+        ndarray::Axis(1),
+        xy,
+        ndarray::Array2::zeros((60, 1))
+    ]);
+    let three_d = tmp.path().join("three_d.h5ad");
+    dpvae_data::io::h5ad::write_h5ad(&three_d, &solid).unwrap();
     let out = tmp.path().join("run");
     dpvae()
         .arg("run")
@@ -252,13 +263,38 @@ fn a_command_that_fails_on_its_input_writes_nothing() {
         .arg("--out")
         .arg(&out)
         .arg(&data)
-        .arg(&tiny)
+        .arg(&three_d)
         .assert()
-        .failure();
+        .failure()
+        .stderr(predicate::str::contains(
+            "has 3 columns but the reference's has 2",
+        ));
     let left: Vec<_> = std::fs::read_dir(&out)
         .map(|r| r.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "a failed run left {left:?}");
+    // Three spots are placed, without the evaluation their neighbour graph cannot support.
+    let small = tmp.path().join("small");
+    Command::cargo_bin("dpvae")
+        .unwrap()
+        .args([
+            "run",
+            "--epochs",
+            "3",
+            "--members",
+            "1",
+            "--pca",
+            "10",
+            "--out",
+        ])
+        .arg(&small)
+        .arg(&data)
+        .arg(&tiny)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("placed without an evaluation"));
+    assert!(small.join("query_coords.csv").exists());
+    assert!(!small.join("evaluation.json").exists());
 
     dpvae()
         .arg("run")

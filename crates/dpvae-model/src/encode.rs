@@ -67,13 +67,25 @@ impl FittedModel {
             Recorder::<B>::load(&recorder(), bytes, device).map(|r| fresh.load_record(r))
         }))
         .map_err(|_| {
-            ModelError::InvalidInput("the model record does not fit its configuration".into())
+            ModelError::InvalidInput(
+                "the weights do not fit the architecture in config.json (was config.json edited, or the \
+                 weights file taken from another model?)"
+                    .into(),
+            )
         })?
-        .map_err(|e| ModelError::InvalidInput(format!("cannot read the model record: {e}")))?;
+        // burn's own message suggests a feature flag, which is no help to a user: the file is damaged.
+        .map_err(|e| {
+            tracing::debug!("burn could not read the record: {e}");
+            ModelError::InvalidInput(format!(
+                "the weights file ({} bytes) cannot be read: it is truncated or damaged; restore it or retrain",
+                self.record.len()
+            ))
+        })?;
         let got = loaded.param_shapes();
         if got != expected {
             return Err(ModelError::InvalidInput(format!(
-                "the model record's tensor shapes {got:?} do not match the configuration's {expected:?}"
+                "the weights' tensor shapes {got:?} do not match the architecture in config.json \
+                 ({expected:?}): was config.json edited, or the weights file taken from another model?"
             )));
         }
         Ok(loaded)

@@ -48,10 +48,20 @@ pub struct Trained {
     pub outcome: TrainOutcome,
 }
 
+/// Fewer reference spots than this cannot train a model that places anything.
+pub const MIN_REFERENCE_SPOTS: usize = 10;
+
 /// Refuse settings that cannot work on `reference` before anything is computed.
 fn check_reference(reference: &SpatialData, settings: &TrainSettings) -> Result<()> {
     settings.placement.check()?;
     settings.model.check()?;
+    if reference.n_obs() < MIN_REFERENCE_SPOTS {
+        bail!(
+            "the reference has {} spots; training needs at least {MIN_REFERENCE_SPOTS} (and placement is \
+             only as good as the reference is large)",
+            reference.n_obs()
+        );
+    }
     if settings.train.alpha2 > 0.0 && !reference.has_spatial() {
         bail!(
             "the reference has no coordinates, which the distance-preserving loss needs; give a reference \
@@ -85,6 +95,9 @@ struct Prepared {
     train_coords: Option<Array2<f64>>,
     /// How the reference was thinned to a shallower query's depth, if it was.
     depth: Option<crate::depth::DepthMatch>,
+    /// Rows are this many stacked versions of the reference's spots (2: the spots, then their thinned
+    /// copies, processed as a query is).
+    copies: usize,
 }
 
 impl Prepared {
@@ -93,6 +106,7 @@ impl Prepared {
             expression: self.x.view(),
             coords: self.train_coords.as_ref().map(|c| c.view()),
             library_size: self.library_size.as_ref().map(|l| l.view()),
+            copies: self.copies,
         }
     }
 }
@@ -109,30 +123,61 @@ fn prepare(
         settings.placement.thin_below,
         settings.train.seed,
     )?;
-    let reference = thinned.as_ref().map_or(reference, |t| &t.0);
-    crate::model::warn_duplicates(&settings.preprocess.align, reference, "reference")?;
+    let keep_original = settings.placement.thin_keep_original;
+    let fit_on = match &thinned {
+        Some(t) if !keep_original => &t.0,
+        _ => reference,
+    };
+    crate::model::warn_duplicates(&settings.preprocess.align, fit_on, "reference")?;
     let query_genes = query.map(|q| q.genes.as_slice());
     let (processed, fitted, _report) = settings
         .preprocess
-        .fit_shared(reference, query_genes)
+        .fit_shared(fit_on, query_genes)
         .context("preprocessing the reference failed")?;
-    let (x, library_size) = model_input(reference, &processed, &fitted, settings.model.likelihood)?;
-    let frame = match (&processed.spatial, settings.placement.standardize_coords) {
+    let likelihood = settings.model.likelihood;
+    let (mut x, mut library_size) = model_input(fit_on, &processed, &fitted, likelihood)?;
+    let mut coords = processed.spatial;
+    let mut copies = 1;
+    if let Some((thin, _)) = thinned.as_ref().filter(|_| keep_original) {
+        // The thinned copies go through the fitted preprocessing as a query does (centred on their own
+        // means), so training sees them as it will see the shallow query.
+        let (thin_processed, _) = fitted
+            .apply(thin)
+            .context("processing the reference thinned to the query's depth failed")?;
+        if thin_processed.n_obs() == x.nrows() {
+            let (xt, lt) = model_input(thin, &thin_processed, &fitted, likelihood)?;
+            x = ndarray::concatenate(Axis(0), &[x.view(), xt.view()])?;
+            library_size = match (library_size, lt) {
+                (Some(a), Some(b)) => Some(ndarray::concatenate(Axis(0), &[a.view(), b.view()])?),
+                _ => None,
+            };
+            coords = coords
+                .map(|c| ndarray::concatenate(Axis(0), &[c.view(), c.view()]))
+                .transpose()?;
+            copies = 2;
+        } else {
+            tracing::warn!(
+                "the reference's QC dropped thinned spots: training on the reference alone"
+            );
+        }
+    }
+    let frame = match (&coords, settings.placement.standardize_coords) {
         (Some(c), true) => Some(CoordFrame::fit(c.view())?),
         _ => None,
     };
     let train_coords = match &frame {
-        Some(f) => processed.spatial.as_ref().map(|c| f.standardize(c.view())),
-        None => processed.spatial.clone(),
+        Some(f) => coords.as_ref().map(|c| f.standardize(c.view())),
+        None => coords.clone(),
     };
     Ok(Prepared {
         fitted,
         x,
         library_size,
-        coords: processed.spatial,
+        coords,
         frame,
         train_coords,
         depth: thinned.map(|t| t.1),
+        copies,
     })
 }
 
@@ -430,7 +475,7 @@ fn validation_score(
     let Some(coords) = &p.coords else {
         return Ok(None);
     };
-    let record = placement_record(settings, p.frame.clone(), &p.x, coords, outcomes)?;
+    let record = placement_record(settings, p, coords, outcomes)?;
     Ok(record.1)
 }
 
@@ -446,7 +491,7 @@ fn finish(
     let started = std::time::Instant::now();
     let placement = match (&p.coords, settings.placement.reference_frame) {
         (Some(c), true) => {
-            let (mut record, _) = placement_record(settings, p.frame.clone(), &p.x, c, &outcomes)?;
+            let (mut record, _) = placement_record(settings, &p, c, &outcomes)?;
             record.selection = selection;
             record.depth = p.depth.clone();
             Some(record)
@@ -483,16 +528,27 @@ fn finish(
 /// ensemble's placement of those spots and their number (when there are enough to calibrate on).
 fn placement_record(
     settings: &TrainSettings,
-    frame: Option<CoordFrame>,
-    x: &Array2<f32>,
+    p: &Prepared,
     coords: &Array2<f64>,
     outcomes: &[TrainOutcome],
 ) -> Result<(PlacementRecord, Option<(f64, usize)>)> {
+    let (x, frame) = (&p.x, p.frame.clone());
     let backend = settings.backend;
     let seed = settings.train.seed;
-    let validation = &outcomes[0].validation_indices;
-    let training: Vec<usize> = (0..x.nrows())
-        .filter(|i| validation.binary_search(i).is_err())
+    // With thinned copies, the anchors are the reference's own spots and the calibration its thinned
+    // validation spots: the radii are then calibrated on profiles as shallow as the query's.
+    let spots = x.nrows() / p.copies;
+    let all_validation = &outcomes[0].validation_indices;
+    let validation: Vec<usize> = match p.copies {
+        1 => all_validation.clone(),
+        _ => all_validation
+            .iter()
+            .copied()
+            .filter(|&i| i >= spots)
+            .collect(),
+    };
+    let training: Vec<usize> = (0..spots)
+        .filter(|i| all_validation.binary_search(i).is_err())
         .collect();
     let embed_rows = |rows: &[usize]| {
         let xr = x.select(Axis(0), rows);
@@ -512,7 +568,7 @@ fn placement_record(
         &coords.select(Axis(0), &rows),
         &anchor_latents,
     );
-    let cal_rows = calibration_rows(validation, seed);
+    let cal_rows = calibration_rows(&validation, seed);
     if cal_rows.len() < MIN_CALIBRATION {
         tracing::warn!(
             "only {} validation spots: no calibrated uncertainty (dpvae_radius_50/90, dpvae_confidence) \

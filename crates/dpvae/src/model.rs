@@ -202,6 +202,14 @@ pub(crate) fn warn_duplicates(
 
 /// The model reads what the preprocessing writes: its PCA components, or its genes, in genes.json's order.
 fn check_features(saved: &SavedModel, preprocess: &FittedPreprocess) -> Result<()> {
+    let likelihood = saved.model.config().likelihood;
+    if preprocess.pca.is_some() && likelihood.uses_counts() {
+        crate::error::bail!(
+            "the model directory's config.json names the {likelihood:?} likelihood, which reads raw counts, but \
+             its preprocess.json feeds it principal components; the files do not belong together (was \
+             config.json edited?); restore the directory or retrain"
+        );
+    }
     let features = preprocess.feature_names();
     if features != saved.genes {
         crate::error::bail!(

@@ -57,6 +57,10 @@ pub struct PlacementSettings {
     /// reference's, e.g. single cells placed from spots, training sees the reference thinned to the query's
     /// depth ([`crate::depth`]). 0 never thins; only `run` and `train --shared-with` know the query.
     pub thin_below: f64,
+    /// With thinning: train on the reference's spots and their thinned copies (the split keeps both versions
+    /// of a spot together; radii calibrate on the thinned validation spots), rather than on the thinned spots
+    /// alone.
+    pub thin_keep_original: bool,
 }
 
 impl Default for PlacementSettings {
@@ -77,6 +81,7 @@ impl PlacementSettings {
             readout: Readout::Procrustes,
             auto: AutoSettings::recommended(),
             thin_below: 0.5,
+            thin_keep_original: true,
         }
     }
 
@@ -91,6 +96,7 @@ impl PlacementSettings {
             readout: Readout::Procrustes,
             auto: AutoSettings::off(),
             thin_below: 0.0,
+            thin_keep_original: true,
         }
     }
 

@@ -521,6 +521,42 @@ pub struct Uncertainty {
     pub confidence: Vec<f64>,
 }
 
+/// The one check of the uncertainty columns wherever they are read back (`evaluate`, `plot`, tables): the
+/// same lengths, finite non-negative radii with `radius_50 <= radius_90`, and a confidence in [0, 1].
+fn check_columns(radius_50: &[f64], radius_90: &[f64], confidence: &[f64]) -> Result<()> {
+    if radius_50.len() != radius_90.len() || radius_50.len() != confidence.len() {
+        bail!(
+            "{OBS_RADIUS_50}, {OBS_RADIUS_90} and {OBS_CONFIDENCE} have {}, {} and {} values",
+            radius_50.len(),
+            radius_90.len(),
+            confidence.len()
+        );
+    }
+    for (name, values) in [(OBS_RADIUS_50, radius_50), (OBS_RADIUS_90, radius_90)] {
+        if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            bail!(
+                "{name} at row {i} is {}; a radius is a finite distance >= 0 (missing values are not allowed)",
+                values[i]
+            );
+        }
+    }
+    if let Some(i) = (0..radius_50.len()).find(|&i| radius_50[i] > radius_90[i] * (1.0 + 1e-9)) {
+        bail!(
+            "{OBS_RADIUS_50} ({}) is larger than {OBS_RADIUS_90} ({}) at row {i}; the 50% radius can never \
+             exceed the 90% one",
+            radius_50[i],
+            radius_90[i]
+        );
+    }
+    if let Some(i) = confidence.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        bail!(
+            "{OBS_CONFIDENCE} at row {i} is {}; a confidence is a share in [0, 1]",
+            confidence[i]
+        );
+    }
+    Ok(())
+}
+
 impl Uncertainty {
     /// The per-spot columns as (name, values), in the order they are written.
     pub fn columns(&self) -> [(&'static str, &[f64]); 3] {
@@ -540,14 +576,7 @@ impl Uncertainty {
             col(OBS_CONFIDENCE)?,
         ) {
             (Some(radius_50), Some(radius_90), Some(confidence)) => {
-                if radius_50
-                    .iter()
-                    .chain(&radius_90)
-                    .chain(&confidence)
-                    .any(|v| !v.is_finite())
-                {
-                    bail!("the placement's uncertainty columns have missing or non-finite values");
-                }
+                check_columns(&radius_50, &radius_90, &confidence)?;
                 Ok(Some(Uncertainty {
                     difficulty: None,
                     radius_50,
@@ -569,6 +598,13 @@ impl Uncertainty {
             let Ok(c) = obs.column(name) else {
                 return Ok(None);
             };
+            if !c.dtype().is_primitive_numeric() {
+                return Err(crate::Error::invalid(format!(
+                    "obs['{name}'] holds {} values, not numbers; dpvae writes it as floats (re-run `dpvae \
+                     embed` or `dpvae run`, or drop the column)",
+                    c.dtype()
+                )));
+            }
             let c = c
                 .cast(&polars::prelude::DataType::Float64)
                 .map_err(|e| crate::Error::invalid(format!("obs['{name}'] is not numeric: {e}")))?;
@@ -731,6 +767,67 @@ mod tests {
             local_error: scale.to_vec(),
             posterior_sd: vec![1.0; scale.len()],
             centre_distance: vec![1.0; scale.len()],
+        }
+    }
+
+    #[test]
+    fn uncertainty_columns_that_cannot_be_radii_are_refused() {
+        use polars::prelude::{Column, DataFrame};
+        let obs = |r50: Column, r90: Column, conf: Column| {
+            DataFrame::new(2, vec![r50, r90, conf]).unwrap()
+        };
+        let f = |name: &str, v: &[f64]| Column::new(name.into(), v.to_vec());
+        let good = obs(
+            f(OBS_RADIUS_50, &[1.0, 2.0]),
+            f(OBS_RADIUS_90, &[2.0, 2.0]),
+            f(OBS_CONFIDENCE, &[0.0, 1.0]),
+        );
+        assert!(Uncertainty::from_obs(&good).unwrap().is_some());
+        let cases = [
+            (
+                obs(
+                    f(OBS_RADIUS_50, &[3.0, 1.0]),
+                    f(OBS_RADIUS_90, &[2.0, 2.0]),
+                    f(OBS_CONFIDENCE, &[0.5, 0.5]),
+                ),
+                "larger than",
+            ),
+            (
+                obs(
+                    f(OBS_RADIUS_50, &[-1.0, 1.0]),
+                    f(OBS_RADIUS_90, &[2.0, 2.0]),
+                    f(OBS_CONFIDENCE, &[0.5, 0.5]),
+                ),
+                "finite distance >= 0",
+            ),
+            (
+                obs(
+                    f(OBS_RADIUS_50, &[1.0, 1.0]),
+                    f(OBS_RADIUS_90, &[2.0, 2.0]),
+                    f(OBS_CONFIDENCE, &[5.0, 0.5]),
+                ),
+                "share in [0, 1]",
+            ),
+            (
+                obs(
+                    Column::new(OBS_RADIUS_50.into(), vec![true, false]),
+                    f(OBS_RADIUS_90, &[2.0, 2.0]),
+                    f(OBS_CONFIDENCE, &[0.5, 0.5]),
+                ),
+                "not numbers",
+            ),
+            (
+                obs(
+                    f(OBS_RADIUS_50, &[1.0, 1.0]),
+                    Column::new(OBS_RADIUS_90.into(), vec!["2", "3"]),
+                    f(OBS_CONFIDENCE, &[0.5, 0.5]),
+                ),
+                "not numbers",
+            ),
+        ];
+        for (df, expected) in cases {
+            let err = Uncertainty::from_obs(&df).unwrap_err().to_string();
+            assert!(err.contains(expected), "expected '{expected}' in: {err}");
         }
     }
 

@@ -118,6 +118,11 @@ fn damaged_model_files_are_refused_naming_the_field() {
             Box::new(|v| v["model"]["hidden"] = Value::Array(vec![])),
             "hidden",
         ),
+        (
+            "config.json",
+            Box::new(|v| v["model"]["likelihood"] = "NegativeBinomial".into()),
+            "was config.json edited",
+        ),
     ];
     for (file, damage, expected) in cases {
         let err = load_after(&path, file, damage);
@@ -156,4 +161,32 @@ fn files_from_another_model_are_refused() {
     std::fs::remove_file(a.join("placement.json")).unwrap();
     let err = format!("{:#}", Model::load(&a).err().expect("refused"));
     assert!(err.contains("placement.json is missing"), "{err}");
+}
+
+#[test]
+fn a_truncated_weights_file_is_called_damaged() {
+    let (reference, _) = common::split_tissue(300, 2, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    train_reference(&reference, &settings(0), "sim", None)
+        .unwrap()
+        .model
+        .save(&path)
+        .unwrap();
+    for file in ["model.mpk", "member-1.mpk"] {
+        let copy = dir.path().join(format!("copy-{file}"));
+        std::fs::create_dir(&copy).unwrap();
+        for e in std::fs::read_dir(&path).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+        let bytes = std::fs::read(copy.join(file)).unwrap();
+        std::fs::write(copy.join(file), &bytes[..bytes.len() / 2]).unwrap();
+        let err = format!("{:#}", Model::load(&copy).err().expect("refused"));
+        assert!(
+            err.contains(file) && err.contains("truncated or damaged"),
+            "{err}"
+        );
+        assert!(!err.contains("feature"), "{err}");
+    }
 }

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use dpvae::{
     ModelSettings, PlaceOptions, PlacementSettings, QueryProfile, TrainSettings,
     train_reference_observed,
 };
+use dpvae_data::SpatialData;
 use dpvae_data::io::{self, tables::CoordTable};
 use dpvae_data::preprocess::Preprocess;
 use dpvae_geometry::Method;
@@ -76,6 +77,40 @@ impl TrainingSettings for RunSettings {
     }
 }
 
+/// Neighbours of the evaluation's kNN graph (latent Moran's I and Geary's C).
+const EVALUATION_K: usize = 5;
+
+/// Whether the query's own coordinates can evaluate the placement, decided before training so nothing fails
+/// after it: coordinates of another dimension than the reference's are refused; too few spots for the
+/// evaluation's neighbour graph are placed without an evaluation, and the user is told.
+fn evaluation_possible(reference: &SpatialData, query: &SpatialData, path: &Path) -> Result<bool> {
+    let Some(truth) = &query.spatial else {
+        return Ok(false);
+    };
+    if let Some(r) = &reference.spatial
+        && r.ncols() != truth.ncols()
+    {
+        bail!(
+            "{}: obsm['spatial'] has {} columns but the reference's has {}; placements are in the \
+             reference's frame, so the query's true coordinates must have the same axes (drop the extra \
+             column, or drop obsm['spatial'] to place without evaluating)",
+            path.display(),
+            truth.ncols(),
+            r.ncols()
+        );
+    }
+    if query.n_obs() <= EVALUATION_K {
+        tracing::warn!(
+            "the query has {} spots; evaluating a placement needs at least {} (its {EVALUATION_K}-neighbour \
+             graph): they are placed without an evaluation",
+            query.n_obs(),
+            EVALUATION_K + 1
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     let extra = json!({ "reconstruct": { "method": args.method } });
     let defaults = RunSettings::new(TrainSettings::default());
@@ -108,6 +143,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     let mut query = io::read(&args.query)
         .with_context(|| format!("could not read the query {}", args.query.display()))?;
 
+    let evaluate = evaluation_possible(&reference, &query, &args.query)?;
     let name = args.reference.display().to_string();
     // Genes are chosen among those the query has, so none of the model's genes is missing from it; a much
     // shallower query (single cells) is trained for on a thinned reference.
@@ -153,7 +189,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     // Evaluation is computed (and its files written) before the other outputs: it is the last step that can
     // fail on the input (a query of too few spots for its kNN graph, say).
     let coords = placed.coord_table(query.obs_names.clone())?;
-    let evaluation = match &query.spatial {
+    let evaluation = match query.spatial.as_ref().filter(|_| evaluate) {
         Some(truth) => {
             let truth = CoordTable::new(query.obs_names.clone(), truth.clone())?;
             let latent = latent_table(&query)?;
@@ -161,7 +197,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
                 &truth,
                 &coords,
                 latent.as_ref(),
-                5,
+                EVALUATION_K,
                 Coverage::Full,
                 dir,
             )?)

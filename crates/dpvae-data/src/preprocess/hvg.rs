@@ -249,7 +249,17 @@ impl HvgParams {
         let varying: Vec<usize> = (0..g).filter(|&j| var[j] > 0.0).collect();
         let lx: Vec<f64> = varying.iter().map(|&j| mean[j].log10()).collect();
         let ly: Vec<f64> = varying.iter().map(|&j| var[j].log10()).collect();
-        let fit = loess_quadratic(&lx, &ly, self.span, Surface::Interpolate)?;
+        let fit = loess_quadratic(&lx, &ly, self.span, Surface::Interpolate).map_err(|e| {
+            DataError::data(
+                "highly variable genes (seurat_v3)",
+                format!(
+                    "the mean-variance trend of {} varying genes over {n} spots cannot be fitted ({e}); this \
+                     happens when many genes have the same mean (identical spots, or very sparse counts): \
+                     choose the genes another way (hvg flavor `variance` or `seurat`)",
+                    varying.len()
+                ),
+            )
+        })?;
         let mut estimated = vec![0f64; g];
         for (&j, f) in varying.iter().zip(fit) {
             estimated[j] = f;

@@ -15,6 +15,10 @@ pub struct TrainInput<'a> {
     pub coords: Option<ArrayView2<'a, f64>>,
     /// Per-spot library sizes for NB (default: the row sums of the counts).
     pub library_size: Option<ArrayView1<'a, f32>>,
+    /// The rows are this many stacked versions of the same spots (spot `i`'s at rows `i`, `i + n / copies`,
+    /// ...), e.g. the spots and their augmented copies: the validation split keeps every version of a spot on
+    /// one side. 1 for plain data.
+    pub copies: usize,
 }
 
 impl<'a> TrainInput<'a> {
@@ -24,6 +28,7 @@ impl<'a> TrainInput<'a> {
             expression,
             coords: Some(coords),
             library_size: None,
+            copies: 1,
         }
     }
 }
@@ -47,6 +52,12 @@ impl Prepared {
     pub fn new(input: &TrainInput<'_>, likelihood: Likelihood) -> Result<Self> {
         let x = input.expression;
         let (n, genes) = x.dim();
+        if input.copies == 0 || n % input.copies != 0 {
+            return Err(ModelError::InvalidInput(format!(
+                "{n} rows cannot be {} stacked copies of the same spots",
+                input.copies
+            )));
+        }
         if n < 2 {
             return Err(ModelError::InvalidInput(format!(
                 "training needs at least 2 spots, got {n}"
@@ -95,6 +106,26 @@ impl Prepared {
 
 /// Deterministic train/validation split: a shuffled `round(fraction * n)` spots are held out (at least one
 /// when the fraction is positive); both lists are returned sorted.
+/// [`split_indices`] of `n` rows that are `copies` stacked versions of `n / copies` spots: every version of
+/// a spot lands on the side its spot was drawn to.
+pub fn split_copies(
+    n: usize,
+    copies: usize,
+    fraction: f64,
+    rng: &mut impl rand::Rng,
+) -> (Vec<usize>, Vec<usize>) {
+    let m = n / copies.max(1);
+    let (train, val) = split_indices(m, fraction, rng);
+    let expand = |rows: Vec<usize>| {
+        let mut all: Vec<usize> = (0..copies.max(1))
+            .flat_map(|k| rows.iter().map(move |&i| i + k * m))
+            .collect();
+        all.sort_unstable();
+        all
+    };
+    (expand(train), expand(val))
+}
+
 pub fn split_indices(
     n: usize,
     fraction: f64,

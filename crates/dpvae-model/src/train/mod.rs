@@ -25,7 +25,7 @@ mod plan;
 use burn::tensor::backend::AutodiffBackend;
 
 pub use config::{LambdaMode, OptimizerConfig, TrainConfig, VaeScale, ValidationMetric};
-pub use data::{TrainInput, split_indices};
+pub use data::{TrainInput, split_copies, split_indices};
 pub use history::{EpochRecord, History, LatentSnapshot, snapshots_to_csv};
 pub use observer::{EpochReport, TracingObserver, TrainObserver, TrainStart, TrainSummary};
 

@@ -20,7 +20,7 @@ use super::observer::{EpochReport, TrainObserver, TrainStart};
 use super::optim::Optim;
 use super::{
     EpochRecord, History, LambdaMode, LatentSnapshot, TrainConfig, TrainInput, TrainOutcome,
-    VaeScale, ValidationMetric, split_indices,
+    VaeScale, ValidationMetric, split_copies,
 };
 use crate::backend::BackendKind;
 use crate::encode::{FittedModel, to_vec};
@@ -50,10 +50,14 @@ struct Split {
 }
 
 impl Split {
-    fn new(n: usize, cfg: &TrainConfig) -> Self {
+    fn new(n: usize, copies: usize, cfg: &TrainConfig) -> Self {
         let split_seed = cfg.split_seed.unwrap_or(cfg.seed);
-        let (train, validation) =
-            split_indices(n, cfg.validation_fraction, &mut stream(split_seed, 1));
+        let (train, validation) = split_copies(
+            n,
+            copies,
+            cfg.validation_fraction,
+            &mut stream(split_seed, 1),
+        );
         let evaluated = if validation.len() > MAX_VALIDATION_DP_SPOTS {
             let mut v = validation.clone();
             v.shuffle(&mut stream(cfg.seed, 5));
@@ -160,7 +164,7 @@ impl<'a, B: AutodiffBackend> Plan<'a, B> {
         backend: BackendKind,
     ) -> Result<(Self, DpVae<B>)> {
         let prep = Prepared::new(input, arch.likelihood)?;
-        let split = Split::new(prep.n, cfg);
+        let split = Split::new(prep.n, input.copies, cfg);
         let n_train = split.train.len();
         let batch = if cfg.batch_size == 0 || cfg.batch_size >= n_train {
             n_train
