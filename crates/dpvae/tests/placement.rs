@@ -223,3 +223,27 @@ fn spots_without_counts_get_no_confidence_and_leave_the_others_alone() {
         assert!(u.confidence[i] > 0.0 || alone.uncertainty.as_ref().unwrap().confidence[k] == 0.0);
     }
 }
+
+/// A query much shallower than the reference (here the query's spots thinned to a tenth of their counts, as
+/// single cells are to spots) makes training match its depth, which the model records; a query as deep as
+/// the reference does not.
+#[test]
+fn a_shallow_query_is_trained_for_at_its_depth() {
+    let (reference, query) = tissue();
+    let mut s = settings();
+    s.train.epochs = 10;
+    s.placement.auto.enabled = false;
+    let keep = vec![0.1; query.n_obs()];
+    let shallow = dpvae_data::depth::thin(&query, &keep, 3).unwrap();
+    let profile = QueryProfile::of(&shallow, &s.preprocess.align).unwrap();
+    let trained = train_reference(&reference, &s, "sim", Some(&profile)).unwrap();
+    let depth = trained.model.placement().unwrap().depth.clone().expect("depth matched");
+    let ratio = depth.query_median / depth.reference_median;
+    assert!((0.07..0.13).contains(&ratio), "depth ratio {ratio}");
+    let placed = trained.model.place(&shallow).unwrap();
+    assert!(placed.summary()["depth"].is_object());
+    assert!(placed.uncertainty.is_some(), "radii calibrated on the thinned validation spots");
+    let deep = QueryProfile::of(&query, &s.preprocess.align).unwrap();
+    let plain = train_reference(&reference, &s, "sim", Some(&deep)).unwrap();
+    assert!(plain.model.placement().unwrap().depth.is_none());
+}

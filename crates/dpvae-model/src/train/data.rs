@@ -229,3 +229,23 @@ fn centred_coords(c: ArrayView2<'_, f64>, n: usize) -> Result<Vec<f32>> {
     });
     Ok(centred.collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn every_version_of_a_spot_lands_on_its_side() {
+        let rng = || rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let (train, val) = split_copies(30, 3, 0.2, &mut rng());
+        assert_eq!(val.len(), 6);
+        for i in 0..10 {
+            let sides: Vec<bool> = (0..3).map(|k| val.contains(&(i + 10 * k))).collect();
+            assert!(sides.iter().all(|s| *s == sides[0]), "spot {i}: {sides:?}");
+        }
+        assert_eq!(train.len() + val.len(), 30);
+        // One copy is the plain split.
+        assert_eq!(split_copies(30, 1, 0.2, &mut rng()), split_indices(30, 0.2, &mut rng()));
+    }
+}
