@@ -121,7 +121,7 @@ class DpVae:
 
     # -- placement ------------------------------------------------------------------------------------
     def place(self, query, *, allow_missing_genes: bool = False, seed: Optional[int] = None,
-              layer: Optional[str] = None, copy: bool = False):
+              layer: Optional[str] = None, transfer_obs: Sequence[str] = (), copy: bool = False):
         """Embed ``query`` (raw counts) and place it in the reference's frame.
 
         Writes ``obsm['X_dpvae']`` (latent means), ``obsm['X_dpvae_var']`` (their variances),
@@ -129,7 +129,10 @@ class DpVae:
         ``obs['dpvae_radius_90']`` and ``obs['dpvae_confidence']`` (calibrated per-spot uncertainty) and
         ``uns['dpvae']['placement']``, as ``dpvae run`` does. Returns the AnnData when ``copy``, else None.
         More than half of the model's genes missing from the query is an error unless
-        ``allow_missing_genes``.
+        ``allow_missing_genes``. Each reference ``obs`` column named in ``transfer_obs`` (a region, layer or
+        cluster) is carried to the query as ``obs['dpvae_<column>']`` with ``obs['dpvae_<column>_prob']``: the
+        reference spots around the placement vote, weighted by a Gaussian whose median radius is the spot's
+        ``dpvae_radius_50``, as ``dpvae run --transfer-obs`` does.
         """
         model = self._require()
         target = query.copy() if copy else query
@@ -143,6 +146,8 @@ class DpVae:
         for column in OBS_UNCERTAINTY:
             if column in result:
                 target.obs[column] = np.asarray(result[column])
+        for column in transfer_obs:
+            _transfer(self.adata, self.spatial_key, column, target)
         uns = dict(target.uns.get(UNS_KEY, {}))
         uns["placement"] = json.loads(result["summary"])
         uns["version"] = _dpvae.__version__
@@ -177,6 +182,24 @@ class DpVae:
         if self._model is None:
             raise RuntimeError("the model is not trained: call train() or DpVae.load(dir) first")
         return self._model
+
+
+def _transfer(reference, spatial_key: str, column: str, target) -> None:
+    """Carry ``reference.obs[column]`` to the placed ``target`` (see :meth:`DpVae.place`)."""
+    if reference is None or column not in reference.obs:
+        raise KeyError(f"transfer_obs: the reference has no obs column {column!r}")
+    if OBSM_PLACED not in target.obsm:
+        raise ValueError("transfer_obs needs a placement in the reference's frame (obsm['spatial_dpvae'])")
+    labels = [str(v) for v in reference.obs[column].astype(str)]
+    radius = target.obs[OBS_UNCERTAINTY[0]].to_numpy(dtype=float) if OBS_UNCERTAINTY[0] in target.obs else None
+    names, prob = _dpvae.transfer_labels(
+        np.asarray(reference.obsm[spatial_key], dtype=float),
+        labels,
+        np.asarray(target.obsm[OBSM_PLACED], dtype=float),
+        None if radius is None else list(radius),
+    )
+    target.obs[f"dpvae_{column}"] = pd.Categorical(names)
+    target.obs[f"dpvae_{column}_prob"] = np.asarray(prob)
 
 
 def _shared(shared_with):

@@ -123,3 +123,22 @@ def test_placed_anndata_writes_and_reads_back(tissue, trained, tmp_path):
     np.testing.assert_array_equal(back.obsm["spatial_dpvae"], q.obsm["spatial_dpvae"])
     assert back.uns["dpvae"]["placement"]["members"] == FAST["members"]
     assert list(back.obs.columns) == ["dpvae_radius_50", "dpvae_radius_90", "dpvae_confidence"]
+
+
+def test_transfer_obs_carries_a_reference_label(tissue, trained):
+    reference, query = tissue
+    # A label the position decides: the left and right halves of the tissue.
+    trained.adata.obs["half"] = np.where(reference.obsm["spatial"][:, 0] < 1000, "left", "right")
+    q = query.copy()
+    trained.place(q, transfer_obs=["half"])
+    truth = np.where(q.obsm["spatial"][:, 0] < 1000, "left", "right")
+    got = q.obs["dpvae_half"].astype(str).to_numpy()
+    assert (got == truth).mean() > 0.8, (got == truth).mean()
+    prob = q.obs["dpvae_half_prob"].to_numpy()
+    assert ((prob > 0) & (prob <= 1)).all()
+    # Spots placed near the boundary are less sure than those far from it.
+    dist = np.abs(q.obsm["spatial_dpvae"][:, 0] - 950)
+    assert prob[dist > 500].mean() > prob[dist < 200].mean()
+    with pytest.raises(KeyError, match="no obs column"):
+        trained.place(query.copy(), transfer_obs=["nope"])
+    del trained.adata.obs["half"]

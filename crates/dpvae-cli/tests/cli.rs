@@ -635,3 +635,62 @@ fn data_that_cannot_serve_the_step_is_refused_with_the_reason() {
     assert!(out.join("query_coords.csv").exists());
     assert!(!out.join("evaluation.json").exists());
 }
+
+/// `run --transfer-obs domain` carries the reference's domain label to the placed query, with a probability;
+/// a column the reference lacks is refused before training.
+#[test]
+fn run_transfers_a_reference_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = simulate(dir.path());
+    let tissue = dpvae_data::io::read(&data).unwrap();
+    let split = dpvae_data::split::train_test_split(tissue.n_obs(), 0.2, 0).unwrap();
+    let reference = dir.path().join("reference.h5ad");
+    let query = dir.path().join("query.h5ad");
+    dpvae_data::io::h5ad::write_h5ad(&reference, &tissue.select_obs(&split.train).unwrap())
+        .unwrap();
+    dpvae_data::io::h5ad::write_h5ad(&query, &tissue.select_obs(&split.test).unwrap()).unwrap();
+    let out = dir.path().join("run");
+    dpvae()
+        .args([
+            "run",
+            "--epochs",
+            "40",
+            "--members",
+            "2",
+            "--transfer-obs",
+            "domain",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&reference)
+        .arg(&query)
+        .assert()
+        .success();
+    let placed = dpvae_data::io::read(&out.join("query_dpvae.h5ad")).unwrap();
+    let (got, got_names) = dpvae::anndata::obs_labels(&placed, "dpvae_domain").unwrap();
+    let (truth, names) = dpvae::anndata::obs_labels(&placed, "domain").unwrap();
+    let hits = (got.iter().zip(&truth))
+        .filter(|(g, t)| got_names[**g] == names[**t])
+        .count();
+    // Seven domains: chance is about 1 in 7.
+    assert!(
+        hits as f64 > 0.5 * truth.len() as f64,
+        "{hits} of {}",
+        truth.len()
+    );
+    let prob = placed
+        .obs
+        .column("dpvae_domain_prob")
+        .unwrap()
+        .f64()
+        .unwrap();
+    assert!(prob.iter().all(|p| p.is_some_and(|p| p > 0.0 && p <= 1.0)));
+    dpvae()
+        .args(["run", "--epochs", "2", "--transfer-obs", "nope", "--out"])
+        .arg(dir.path().join("other"))
+        .arg(&reference)
+        .arg(&query)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no obs column 'nope'"));
+}

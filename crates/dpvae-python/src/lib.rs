@@ -33,6 +33,7 @@ fn _dpvae(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::fit, m)?)?;
     m.add_function(wrap_pyfunction!(model::load, m)?)?;
     m.add_function(wrap_pyfunction!(tl::procrustes, m)?)?;
+    m.add_function(wrap_pyfunction!(tl::transfer_labels, m)?)?;
     m.add_function(wrap_pyfunction!(tl::autocorrelation, m)?)?;
     m.add_function(wrap_pyfunction!(tl::distance_correlation, m)?)?;
     Ok(())

@@ -36,6 +36,36 @@ pub fn procrustes<'py>(
     Ok(d)
 }
 
+/// A reference label (`labels`, one string per reference spot at `reference`) carried to spots placed at
+/// `placed`, weighted by their calibrated `radius_50` when given: (label per placed spot, its probability).
+#[pyfunction]
+#[pyo3(signature = (reference, labels, placed, radius_50=None))]
+pub fn transfer_labels<'py>(
+    py: Python<'py>,
+    reference: PyReadonlyArray2<'py, f64>,
+    labels: Vec<String>,
+    placed: PyReadonlyArray2<'py, f64>,
+    radius_50: Option<Vec<f64>>,
+) -> PyResult<(Vec<String>, Bound<'py, numpy::PyArray1<f64>>)> {
+    let (reference, placed) = (matrix_in(&reference, |v| v), matrix_in(&placed, |v| v));
+    let mut names = labels.clone();
+    names.sort();
+    names.dedup();
+    let index: Vec<usize> = labels
+        .iter()
+        .map(|l| names.binary_search(l).unwrap_or(0))
+        .collect();
+    let t = dpvae::transfer::transfer_labels(
+        reference.view(),
+        &index,
+        &names,
+        placed.view(),
+        radius_50.as_deref(),
+    )
+    .map_err(to_py)?;
+    Ok((t.label_names(), t.probability.into_pyarray(py)))
+}
+
 /// Moran's I and Geary's C of each column of `values` on the k-nearest-neighbour graph of `coords`.
 #[pyfunction]
 #[pyo3(signature = (coords, values, names, k=5, weights="binary", n_perms=0, seed=0))]

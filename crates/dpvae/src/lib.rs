@@ -42,6 +42,7 @@ mod params;
 mod place;
 pub mod placement;
 pub mod settings;
+pub mod transfer;
 pub mod uncertainty;
 
 pub use dpvae_data as data;

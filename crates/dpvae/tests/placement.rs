@@ -237,12 +237,21 @@ fn a_shallow_query_is_trained_for_at_its_depth() {
     let shallow = dpvae_data::depth::thin(&query, &keep, 3).unwrap();
     let profile = QueryProfile::of(&shallow, &s.preprocess.align).unwrap();
     let trained = train_reference(&reference, &s, "sim", Some(&profile)).unwrap();
-    let depth = trained.model.placement().unwrap().depth.clone().expect("depth matched");
+    let depth = trained
+        .model
+        .placement()
+        .unwrap()
+        .depth
+        .clone()
+        .expect("depth matched");
     let ratio = depth.query_median / depth.reference_median;
     assert!((0.07..0.13).contains(&ratio), "depth ratio {ratio}");
     let placed = trained.model.place(&shallow).unwrap();
     assert!(placed.summary()["depth"].is_object());
-    assert!(placed.uncertainty.is_some(), "radii calibrated on the thinned validation spots");
+    assert!(
+        placed.uncertainty.is_some(),
+        "radii calibrated on the thinned validation spots"
+    );
     let deep = QueryProfile::of(&query, &s.preprocess.align).unwrap();
     let plain = train_reference(&reference, &s, "sim", Some(&deep)).unwrap();
     assert!(plain.model.placement().unwrap().depth.is_none());

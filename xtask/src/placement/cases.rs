@@ -27,6 +27,35 @@ pub const TRANSFER_PAIRS: [(&str, &str); 12] = [
     ("visium_prostate_2", "visium_prostate_1"),
 ];
 
+/// A cell annotation the cross-resolution cases transfer (#26): each pseudo-spot takes the most common label of
+/// its cells (osmFISH's anatomical `Region`).
+pub const LABEL_COLUMN: &str = "Region";
+
+/// The most common `column` label of each pseudo-spot's cells (ties: the first label in sorted order); `None`
+/// when the cells have no such column.
+fn spot_labels(
+    cells: &SpatialData,
+    built: &dpvae_data::pseudospots::PseudoSpots,
+    column: &str,
+) -> Option<Vec<String>> {
+    let (labels, names) = dpvae::anndata::obs_labels(cells, column)?;
+    let mut counts = vec![vec![0usize; names.len()]; built.spots.n_obs()];
+    for (cell, spot) in built.spot_of_cell.iter().enumerate() {
+        if let Some(s) = spot {
+            counts[*s][labels[cell]] += 1;
+        }
+    }
+    Some(
+        counts
+            .iter()
+            .map(|c| {
+                let best = (0..c.len()).fold(0, |b, l| if c[l] > c[b] { l } else { b });
+                names[best].clone()
+            })
+            .collect(),
+    )
+}
+
 /// Single-cell-resolution sections the cross-resolution cases make pseudo-spots of (#26), when present.
 pub const CELL_SECTIONS: [&str; 4] = [
     "xenium_mouse_brain",
@@ -147,7 +176,14 @@ impl Case {
         };
         if let Some(pseudo) = &self.pseudo {
             let cells = read(&self.reference_path)?;
-            let spots = pseudo.build(&cells)?.spots;
+            let built = pseudo.build(&cells)?;
+            let labels = spot_labels(&cells, &built, LABEL_COLUMN);
+            let mut spots = built.spots;
+            if let Some(l) = labels {
+                spots
+                    .obs
+                    .with_column(polars::prelude::Column::new(LABEL_COLUMN.into(), l))?;
+            }
             let query = match self.kind {
                 CaseKind::Spots { .. } => spots.select_obs(&self.query_rows)?,
                 _ => cells.select_obs(&self.query_rows)?,

@@ -34,6 +34,15 @@ pub struct CrossMetrics {
     /// Share of placements more than two pitches from every reference spot (outside the tissue).
     pub outside: f64,
     pub pitch: f64,
+    /// Share of cells whose reference label (the pseudo-spots' [`super::cases::LABEL_COLUMN`]), transferred
+    /// through the method's placement (weighted by dpvae's radius), is the label of the spot nearest the
+    /// cell's true position. Absent where the section has no label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_accuracy: Option<f64>,
+    /// The same for labels transferred by expression alone: the inverse-distance weighted vote of the 10
+    /// reference spots nearest in expression (kNN method only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression_label_accuracy: Option<f64>,
 }
 
 pub fn cross(
@@ -64,6 +73,8 @@ pub fn cross(
         median_error_pitches: median_error / pitch,
         outside: far as f64 / placed.nrows().max(1) as f64,
         pitch,
+        label_accuracy: None,
+        expression_label_accuracy: None,
     })
 }
 

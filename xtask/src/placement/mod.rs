@@ -366,6 +366,66 @@ fn selection_choice(s: &dpvae::Selection) -> baselines::RecipeChoice {
     }
 }
 
+/// Annotation transfer on a cells case whose pseudo-spots carry [`cases::LABEL_COLUMN`]: the accuracy of the
+/// label transferred through the method's placement and, for kNN, through expression alone, against the label
+/// of the reference spot nearest each cell's true position.
+fn label_accuracies(
+    c: &mut metrics::CrossMetrics,
+    m: &Method,
+    reference: &SpatialData,
+    query: &SpatialData,
+    p: &Placement,
+    seed: u64,
+) -> Result<()> {
+    let Some((labels, names)) = dpvae::anndata::obs_labels(reference, cases::LABEL_COLUMN) else {
+        return Ok(());
+    };
+    let spots = reference.require_spatial()?;
+    // Each cell's true label: that of the reference spot nearest its true position (a vote of one).
+    let truth = nearest_labels(spots.view(), &labels, query.require_spatial()?.view());
+    let accuracy = |got: &[usize]| {
+        got.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len().max(1) as f64
+    };
+    let radius = p.uncertainty.as_ref().map(|u| u.radius_50.as_slice());
+    let placed =
+        dpvae::transfer::transfer_labels(spots.view(), &labels, &names, p.coords.view(), radius)?;
+    c.label_accuracy = Some(accuracy(&placed.labels));
+    if *m == Method::Knn {
+        let (r, q) = baselines::features(
+            reference,
+            query,
+            seed,
+            dpvae_data::preprocess::HvgFlavor::Variance,
+        )?;
+        let onehot = ndarray::Array2::from_shape_fn((labels.len(), names.len()), |(i, l)| {
+            f64::from(u8::from(labels[i] == l))
+        });
+        let votes = baselines::knn_regression(r.view(), onehot.view(), q.view(), 10);
+        let by_expression: Vec<usize> = votes
+            .rows()
+            .into_iter()
+            .map(|v| (0..v.len()).fold(0, |b, l| if v[l] > v[b] { l } else { b }))
+            .collect();
+        c.expression_label_accuracy = Some(accuracy(&by_expression));
+    }
+    Ok(())
+}
+
+fn nearest_labels(
+    spots: ndarray::ArrayView2<f64>,
+    labels: &[usize],
+    at: ndarray::ArrayView2<f64>,
+) -> Vec<usize> {
+    at.rows()
+        .into_iter()
+        .map(|a| {
+            let d = |i: usize| (spots[[i, 0]] - a[0]).hypot(spots[[i, 1]] - a[1]);
+            let nearest = (0..spots.nrows()).fold(0, |b, i| if d(i) < d(b) { i } else { b });
+            labels[nearest]
+        })
+        .collect()
+}
+
 fn cache_path(out: &Path, case: &Case, method: &str) -> PathBuf {
     out.join("cases")
         .join(format!("{}__{method}.json", case.id))
@@ -385,10 +445,15 @@ fn run_case(case: &Case, m: &Method, out: &Path) -> Result<CaseResult> {
     let placed = run_method(m, &reference, &query, case.seed);
     let seconds = start.elapsed().as_secs_f64();
     let measured = placed.and_then(|p| {
-        let cross = case
+        let mut cross = case
             .pseudo
             .map(|ps| metrics::cross(truth.view(), p.coords.view(), spots.view(), ps.pitch))
             .transpose()?;
+        if let Some(c) = cross.as_mut()
+            && case.kind_name() == "cells"
+        {
+            label_accuracies(c, m, &reference, &query, &p, case.seed)?;
+        }
         Ok((
             metrics::evaluate(truth.view(), p.coords.view())?,
             calibration::measure(truth.view(), &p)?,
@@ -522,6 +587,12 @@ pub fn run(args: PlacementArgs) -> Result<()> {
 }
 
 /// Mean of the finite values.
+/// Whether `method` is a baseline dpvae is compared with: the Rust regressions and the Python peers (`py-*`),
+/// not dpvae or a `--variant` of it.
+pub fn is_baseline(method: &str) -> bool {
+    matches!(method, "knn" | "mlp" | "mlp-ensemble") || method.starts_with("py-")
+}
+
 pub fn mean(v: &[f64]) -> f64 {
     let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     if f.is_empty() {

@@ -159,7 +159,7 @@ pub fn write(out: &Path, profile: &str, results: &[CaseResult], seconds: f64) ->
     // The ratio the placement issue's target is stated in: each method's mean over the best baseline's.
     let best_baseline = methods
         .iter()
-        .filter(|m| !m.starts_with("dpvae"))
+        .filter(|m| super::is_baseline(m))
         .map(|m| by(true, &|x| x.disparity, m))
         .filter(|v| v.is_finite())
         .fold(f64::INFINITY, f64::min);

@@ -47,8 +47,11 @@ pub fn section(
          distances, discs of 0.275 pitch, at least 3 cells; the query is up to 5000 cells in no disc. `cells`: their \
          disparity; `spots`: the control, 80/20 of the pseudo-spots; `oracle`: the section's own held-out case \
          (trained on cells with their positions); `err`: median error in pitches; `out`: share placed more than \
-         two pitches from every spot; `cov`: share of cells within dpvae's 50% / 90% radius.\n\n\
-         | section | method | cells | spots | oracle | err | out | cov 50/90 |\n|---|---|---|---|---|---|---|---|\n",
+         two pitches from every spot; `cov`: share of cells within dpvae's 50% / 90% radius; `label`: accuracy of the \
+         pseudo-spots' `Region` transferred through the placement (dpvae: weighted by its radius), against the \
+         label of the spot nearest the cell's true position; `expr`: the same label transferred by expression \
+         alone (10 nearest spots in expression, kNN row).\n\n\
+         | section | method | cells | spots | oracle | err | out | cov 50/90 | label | expr |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for label in &labels {
         let mut row: BTreeMap<&str, f64> = BTreeMap::new();
@@ -68,6 +71,15 @@ pub fn section(
             };
             let err = crossm(&|c| c.median_error_pitches);
             let out = crossm(&|c| c.outside);
+            let label_acc = crossm(&|c| c.label_accuracy.unwrap_or(f64::NAN));
+            let expr = crossm(&|c| c.expression_label_accuracy.unwrap_or(f64::NAN));
+            let shown = |v: f64| {
+                if v.is_finite() {
+                    format!("{v:.3}")
+                } else {
+                    String::new()
+                }
+            };
             let cov = |f: &dyn Fn(&super::calibration::CaseCalibration) -> f64| {
                 mean_of(
                     values(results, "cells", label, m)
@@ -85,8 +97,16 @@ pub fn section(
             };
             let _ = writeln!(
                 md,
-                "| {label} | {m} | {cells:.3} | {spots:.3} | {oracle:.3} | {err:.2} | {out:.3} | {coverage} |"
+                "| {label} | {m} | {cells:.3} | {spots:.3} | {oracle:.3} | {err:.2} | {out:.3} | {coverage} | {} | {} |",
+                shown(label_acc),
+                shown(expr)
             );
+            if label_acc.is_finite() {
+                headline.insert(
+                    format!("cells_label_accuracy.{label}.{m}"),
+                    json!(label_acc),
+                );
+            }
             headline.insert(format!("cells.{label}.{m}"), json!(cells));
             headline.insert(format!("spots.{label}.{m}"), json!(spots));
             headline.insert(format!("cells_outside.{label}.{m}"), json!(out));
@@ -98,7 +118,7 @@ pub fn section(
         if let Some(d) = row.get("dpvae") {
             let best_other = row
                 .iter()
-                .filter(|(m, _)| !m.starts_with("dpvae"))
+                .filter(|(m, _)| super::is_baseline(m))
                 .map(|(_, v)| *v)
                 .fold(f64::INFINITY, f64::min);
             if best_other.is_finite() {

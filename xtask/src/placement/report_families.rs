@@ -47,10 +47,6 @@ fn family_seed_sd(sections: &BTreeMap<String, Vec<f64>>) -> f64 {
     )
 }
 
-fn is_baseline(method: &str) -> bool {
-    !method.starts_with("dpvae")
-}
-
 /// The markdown section and the headline numbers it adds (`family.<family>.<method>`,
 /// `worst_family_gap.<method>`).
 pub fn section(
@@ -80,7 +76,7 @@ pub fn section(
             by_method.iter().map(|(m, s)| (m, family_mean(s))).collect();
         let best_baseline = means
             .iter()
-            .filter(|(m, _)| is_baseline(m))
+            .filter(|(m, _)| super::is_baseline(m))
             .map(|(_, v)| *v)
             .filter(|v| v.is_finite())
             .fold(f64::INFINITY, f64::min);
@@ -90,7 +86,7 @@ pub fn section(
             .collect();
         for (m, v) in &means {
             headline.insert(format!("family.{family}.{m}"), json!(v));
-            if !is_baseline(m) && best_baseline.is_finite() {
+            if !super::is_baseline(m) && best_baseline.is_finite() {
                 let gap = v - best_baseline;
                 let w = worst.entry((*m).clone()).or_insert(f64::NEG_INFINITY);
                 *w = w.max(gap);
@@ -245,7 +241,7 @@ fn leave_one_family_out(fam: &Families) -> String {
         let mut s: Vec<String> = fam
             .values()
             .flat_map(|m| m.keys())
-            .filter(|m| !is_baseline(m))
+            .filter(|m| !super::is_baseline(m))
             .cloned()
             .collect();
         s.sort();

@@ -22,6 +22,11 @@ pub struct RunArgs {
     /// smacof otherwise].
     #[arg(long, value_name = "METHOD")]
     pub method: Option<Method>,
+    /// Carry this reference obs column (a region, layer or cluster label) to the placed query as
+    /// obs['dpvae_COLUMN'] with obs['dpvae_COLUMN_prob']: the reference spots around each placement vote,
+    /// weighted by a Gaussian whose median radius is the spot's dpvae_radius_50. Repeatable.
+    #[arg(long, value_name = "COLUMN")]
+    pub transfer_obs: Vec<String>,
     #[command(flatten)]
     pub flags: TrainFlags,
 }

@@ -111,6 +111,64 @@ fn evaluation_possible(reference: &SpatialData, query: &SpatialData, path: &Path
     Ok(true)
 }
 
+/// The reference's labels of every `--transfer-obs` column, read before training so a missing column fails
+/// at once.
+fn transfer_columns(
+    reference: &SpatialData,
+    columns: &[String],
+    path: &Path,
+) -> Result<Vec<(String, (Vec<usize>, Vec<String>))>> {
+    columns
+        .iter()
+        .map(|c| {
+            let labels = dpvae::anndata::obs_labels(reference, c).with_context(|| {
+                format!(
+                    "--transfer-obs {c}: {} has no obs column '{c}'",
+                    path.display()
+                )
+            })?;
+            if !reference.has_spatial() {
+                bail!("--transfer-obs needs the reference's coordinates (obsm['spatial'])");
+            }
+            Ok((c.clone(), labels))
+        })
+        .collect()
+}
+
+/// `obs['dpvae_COLUMN']` (the transferred label) and `obs['dpvae_COLUMN_prob']` of the placed query.
+fn write_transfer(
+    query: &mut SpatialData,
+    reference: &SpatialData,
+    column: &str,
+    labels: &[usize],
+    names: &[String],
+    placed: &dpvae::Placed,
+) -> Result<()> {
+    if !placed.reference_frame {
+        bail!(
+            "--transfer-obs needs a placement in the reference's frame; this model places in its latent"
+        );
+    }
+    let radius = placed.uncertainty.as_ref().map(|u| u.radius_50.as_slice());
+    let t = dpvae::transfer::transfer_labels(
+        reference.require_spatial()?.view(),
+        labels,
+        names,
+        placed.coords.view(),
+        radius,
+    )?;
+    let name = format!("dpvae_{column}");
+    query.obs.with_column(polars::prelude::Column::new(
+        name.as_str().into(),
+        t.label_names(),
+    ))?;
+    query.obs.with_column(polars::prelude::Column::new(
+        format!("{name}_prob").as_str().into(),
+        t.probability,
+    ))?;
+    Ok(())
+}
+
 pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     let extra = json!({ "reconstruct": { "method": args.method } });
     let defaults = RunSettings::new(TrainSettings::default());
@@ -144,6 +202,7 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
         .with_context(|| format!("could not read the query {}", args.query.display()))?;
 
     let evaluate = evaluation_possible(&reference, &query, &args.query)?;
+    let transfers = transfer_columns(&reference, &args.transfer_obs, &args.reference)?;
     let name = args.reference.display().to_string();
     // Genes are chosen among those the query has, so none of the model's genes is missing from it; a much
     // shallower query (single cells) is trained for on a thinned reference.
@@ -166,6 +225,9 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
     };
     let placed = trained.model.place_with(&query, &opts)?;
     placed.write_into(&mut query)?;
+    for (column, (labels, names)) in &transfers {
+        write_transfer(&mut query, &reference, column, labels, names, &placed)?;
+    }
     let details = json!({
         "reference": name,
         "method": placed.method,

@@ -246,6 +246,9 @@ mod tests {
         }
         assert_eq!(train.len() + val.len(), 30);
         // One copy is the plain split.
-        assert_eq!(split_copies(30, 1, 0.2, &mut rng()), split_indices(30, 0.2, &mut rng()));
+        assert_eq!(
+            split_copies(30, 1, 0.2, &mut rng()),
+            split_indices(30, 0.2, &mut rng())
+        );
     }
 }
