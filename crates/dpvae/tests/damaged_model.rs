@@ -18,6 +18,9 @@ fn settings(seed: u64) -> TrainSettings {
     s
 }
 
+/// An edit of one JSON file of a model directory.
+type Damage = Box<dyn Fn(&mut Value)>;
+
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -54,7 +57,7 @@ fn damaged_model_files_are_refused_naming_the_field() {
     Model::load(&path).expect("the intact directory loads");
     assert!(read(&path.join("placement.json"))["calibration"].is_object());
 
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "placement.json",
             Box::new(|v| {

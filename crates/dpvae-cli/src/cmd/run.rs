@@ -111,13 +111,16 @@ fn evaluation_possible(reference: &SpatialData, query: &SpatialData, path: &Path
     Ok(true)
 }
 
+/// A reference obs column to transfer: its name, each spot's label (index into the names) and the names.
+type LabelColumn = (String, (Vec<usize>, Vec<String>));
+
 /// The reference's labels of every `--transfer-obs` column, read before training so a missing column fails
 /// at once.
 fn transfer_columns(
     reference: &SpatialData,
     columns: &[String],
     path: &Path,
-) -> Result<Vec<(String, (Vec<usize>, Vec<String>))>> {
+) -> Result<Vec<LabelColumn>> {
     columns
         .iter()
         .map(|c| {
