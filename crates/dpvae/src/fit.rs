@@ -135,32 +135,22 @@ fn prepare(
         .fit_shared(fit_on, query_genes)
         .context("preprocessing the reference failed")?;
     let likelihood = settings.model.likelihood;
-    let (mut x, mut library_size) = model_input(fit_on, &processed, &fitted, likelihood)?;
-    let mut coords = processed.spatial;
-    let mut copies = 1;
+    let spots = model_input(fit_on, &processed, &fitted, likelihood)?;
+    let mut rows = Rows {
+        x: spots.0,
+        library_size: spots.1,
+        coords: processed.spatial,
+        copies: 1,
+    };
     if let Some((thin, _)) = thinned.as_ref().filter(|_| keep_original) {
-        // The thinned copies go through the fitted preprocessing as a query does (centred on their own
-        // means), so training sees them as it will see the shallow query.
-        let (thin_processed, _) = fitted
-            .apply(thin)
-            .context("processing the reference thinned to the query's depth failed")?;
-        if thin_processed.n_obs() == x.nrows() {
-            let (xt, lt) = model_input(thin, &thin_processed, &fitted, likelihood)?;
-            x = ndarray::concatenate(Axis(0), &[x.view(), xt.view()])?;
-            library_size = match (library_size, lt) {
-                (Some(a), Some(b)) => Some(ndarray::concatenate(Axis(0), &[a.view(), b.view()])?),
-                _ => None,
-            };
-            coords = coords
-                .map(|c| ndarray::concatenate(Axis(0), &[c.view(), c.view()]))
-                .transpose()?;
-            copies = 2;
-        } else {
-            tracing::warn!(
-                "the reference's QC dropped thinned spots: training on the reference alone"
-            );
-        }
+        rows = with_thinned_copies(rows, thin, &fitted, likelihood)?;
     }
+    let Rows {
+        x,
+        library_size,
+        coords,
+        copies,
+    } = rows;
     let frame = match (&coords, settings.placement.standardize_coords) {
         (Some(c), true) => Some(CoordFrame::fit(c.view())?),
         _ => None,
@@ -178,6 +168,44 @@ fn prepare(
         train_coords,
         depth: thinned.map(|t| t.1),
         copies,
+    })
+}
+
+/// What training reads of every row: the model's input, library sizes (NB), coordinates, and how many
+/// stacked versions of the spots the rows are.
+struct Rows {
+    x: Array2<f32>,
+    library_size: Option<Array1<f32>>,
+    coords: Option<Array2<f64>>,
+    copies: usize,
+}
+
+/// `rows` followed by the spots thinned to the query's depth (`thin`), at the same coordinates. The copies go
+/// through the fitted preprocessing as a query does (centred on their own means), so training sees them as it
+/// will see the shallow query.
+fn with_thinned_copies(
+    rows: Rows,
+    thin: &SpatialData,
+    fitted: &FittedPreprocess,
+    likelihood: Likelihood,
+) -> Result<Rows> {
+    let (thin_processed, _) = fitted
+        .apply(thin)
+        .context("processing the reference thinned to the query's depth failed")?;
+    if thin_processed.n_obs() != rows.x.nrows() {
+        tracing::warn!("the reference's QC dropped thinned spots: training on the reference alone");
+        return Ok(rows);
+    }
+    let (xt, lt) = model_input(thin, &thin_processed, fitted, likelihood)?;
+    let twice = |c: Array2<f64>| ndarray::concatenate(Axis(0), &[c.view(), c.view()]);
+    Ok(Rows {
+        x: ndarray::concatenate(Axis(0), &[rows.x.view(), xt.view()])?,
+        library_size: match (rows.library_size, lt) {
+            (Some(a), Some(b)) => Some(ndarray::concatenate(Axis(0), &[a.view(), b.view()])?),
+            _ => None,
+        },
+        coords: rows.coords.map(twice).transpose()?,
+        copies: 2,
     })
 }
 
