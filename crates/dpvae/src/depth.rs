@@ -73,6 +73,19 @@ pub struct DepthMatch {
     pub reference_median: f64,
 }
 
+/// What a user is told when training matched a shallower query's depth (`None` when it did not).
+pub fn depth_note(record: Option<&crate::placement::PlacementRecord>) -> Option<String> {
+    let d = record?.depth.as_ref()?;
+    Some(format!(
+        "the query has {:.1}x fewer counts per spot or cell than the reference (median {:.0} against {:.0} over \
+         the shared genes): trained on the reference's spots and copies thinned to the query's depth, and \
+         calibrated the radii on those copies (placement.thin_below = 0 turns this off)",
+        d.reference_median / d.query_median.max(1e-9),
+        d.query_median,
+        d.reference_median
+    ))
+}
+
 /// The reference thinned to the query's depth, when the query's median library size over the shared genes is
 /// below `below` times the reference's (`below` 0: never). `None` leaves the reference as it is.
 pub(crate) fn matched(

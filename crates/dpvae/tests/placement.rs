@@ -246,6 +246,8 @@ fn a_shallow_query_is_trained_for_at_its_depth() {
         .expect("depth matched");
     let ratio = depth.query_median / depth.reference_median;
     assert!((0.07..0.13).contains(&ratio), "depth ratio {ratio}");
+    let note = dpvae::depth::depth_note(trained.model.placement()).unwrap();
+    assert!(note.contains("fewer counts"), "{note}");
     let placed = trained.model.place(&shallow).unwrap();
     assert!(placed.summary()["depth"].is_object());
     assert!(
@@ -255,4 +257,5 @@ fn a_shallow_query_is_trained_for_at_its_depth() {
     let deep = QueryProfile::of(&query, &s.preprocess.align).unwrap();
     let plain = train_reference(&reference, &s, "sim", Some(&deep)).unwrap();
     assert!(plain.model.placement().unwrap().depth.is_none());
+    assert!(dpvae::depth::depth_note(plain.model.placement()).is_none());
 }

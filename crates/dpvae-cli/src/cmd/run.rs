@@ -291,6 +291,9 @@ pub fn run(inv: &Invocation, args: RunArgs) -> Result<()> {
             )
         })?;
     }
+    if let Some(note) = dpvae::depth::depth_note(trained.model.placement()) {
+        inv.note(note);
+    }
     inv.note(format!(
         "wrote {} and {}",
         out_h5ad.display(),

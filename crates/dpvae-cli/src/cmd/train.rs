@@ -56,6 +56,9 @@ pub fn run(inv: &Invocation, args: TrainArgs) -> Result<()> {
             ],
         },
     )?;
+    if let Some(note) = dpvae::depth::depth_note(trained.model.placement()) {
+        inv.note(note);
+    }
     let last = trained.outcome.history.last();
     inv.note(format!(
         "trained on {} {} x {} features (genes, or principal components of them) for {} epochs on {}; final loss {:.4} (lambda {:.4e}); model in {}",
