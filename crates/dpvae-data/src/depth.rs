@@ -20,20 +20,8 @@ pub fn library_sizes(data: &SpatialData, cols: Option<&[usize]>) -> Vec<f64> {
     }
 }
 
-/// The median of `values` (NaN for none).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
+/// The median of a depth vector (NaN for none), as the rest of the project computes medians.
+pub use dpvae_core::stats::median_skipna;
 
 /// `data` with every spot thinned to keep a share `keep[i]` (in `[0, 1]`) of its counts: integer counts are
 /// drawn binomially, other values scaled. Each spot draws from its own seeded stream, so the result does not
@@ -70,10 +58,19 @@ pub fn thin(data: &SpatialData, keep: &[f64], seed: u64) -> Result<SpatialData> 
         indptr.push(indices.len());
     }
     let thinned = CsrMatrix::new(csr.n_rows(), csr.n_cols(), indptr, indices, values)?;
+    // Everything but X (and the layers of X's shape, which would no longer match it) as it was.
     Ok(SpatialData {
         x: Matrix::Csr(thinned),
+        obs_names: data.obs_names.clone(),
+        var_names: data.var_names.clone(),
+        var_ids: data.var_ids.clone(),
+        spatial: data.spatial.clone(),
+        obs: data.obs.clone(),
+        var: data.var.clone(),
+        obsm: data.obsm.clone(),
         layers: Default::default(),
-        ..data.clone()
+        uns: data.uns.clone(),
+        source: data.source.clone(),
     })
 }
 
@@ -175,6 +172,6 @@ mod tests {
         let s = shares_to_depths(&[1000.0, 100.0, 50.0], &[100.0], 3);
         assert_eq!(s, vec![0.1, 1.0, 1.0]);
         assert_eq!(shares_to_depths(&[10.0], &[], 0), vec![1.0]);
-        assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), 2.5);
+        assert_eq!(median_skipna(&[3.0, 1.0, 2.0, 10.0]), 2.5);
     }
 }

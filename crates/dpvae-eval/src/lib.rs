@@ -39,7 +39,7 @@ pub use error::{EvalError, Result};
 pub use features::{CsrView, Features};
 pub use multitest::benjamini_hochberg;
 pub use reconstruction::{
-    Aligner, ErrorSummary, Identity, ReconstructionReport, reconstruction_error,
+    Aligner, ErrorSummary, Identity, ReconstructionReport, nearest_spacing, reconstruction_error,
 };
 pub use weights::{Graph, SpatialWeights, Transform, WeightMoments, WeightsParams};
 pub use wilcoxon::{Wilcoxon, wilcoxon};

@@ -138,7 +138,8 @@ pub fn reconstruction_error<A: Aligner>(
     })
 }
 
-fn nearest_spacing(truth: ArrayView2<f64>) -> Result<f64> {
+/// The median distance from a spot to its nearest neighbour: the spot spacing.
+pub fn nearest_spacing(truth: ArrayView2<f64>) -> Result<f64> {
     let w = WeightsParams::knn(1).build(truth)?;
     let mut d: Vec<f64> = (0..truth.nrows())
         .map(|i| {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use dpvae_data::SpatialData;
 use dpvae_data::align::AlignParams;
-use dpvae_data::depth::{median, shares_to_depths, thin};
+use dpvae_data::depth::{median_skipna as median, shares_to_depths, thin};
 
 use crate::error::Result;
 

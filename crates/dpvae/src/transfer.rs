@@ -64,7 +64,10 @@ pub fn transfer_labels(
     {
         bail!("{} radii for {} placed spots", r.len(), placed.nrows());
     }
-    let spacing = median_spacing(reference_coords);
+    let spacing = dpvae_eval::nearest_spacing(reference_coords)
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0);
     let rows: Vec<(usize, f64)> = (0..placed.nrows())
         .into_par_iter()
         .map(|i| {
@@ -110,33 +113,6 @@ fn vote(
             |acc, (l, &w)| if w > acc.1 { (l, w) } else { acc },
         );
     (best, if total > 0.0 { w / total } else { 0.0 })
-}
-
-/// The median distance from a reference spot to its nearest neighbour (on a seeded subset of at most 2000
-/// spots, enough for a median).
-fn median_spacing(coords: ArrayView2<f64>) -> f64 {
-    let n = coords.nrows();
-    let step = n.div_ceil(2000).max(1);
-    let mut nn: Vec<f64> = (0..n)
-        .step_by(step)
-        .map(|i| {
-            let a = coords.row(i);
-            (0..n)
-                .filter(|&j| j != i)
-                .map(|j| {
-                    let b = coords.row(j);
-                    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>()
-                })
-                .fold(f64::INFINITY, f64::min)
-                .sqrt()
-        })
-        .filter(|d| d.is_finite() && *d > 0.0)
-        .collect();
-    if nn.is_empty() {
-        return 1.0;
-    }
-    nn.sort_by(f64::total_cmp);
-    nn[nn.len() / 2]
 }
 
 #[cfg(test)]

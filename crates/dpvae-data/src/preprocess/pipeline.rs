@@ -539,14 +539,19 @@ const MAX_LOG_VALUE: f32 = 20.0;
 /// Refuse a matrix that looks log-normalised already (most non-zero values non-integer, none above
 /// [`MAX_LOG_VALUE`]): normalising and log-transforming it again would silently place it wrong.
 fn check_not_log(data: &SpatialData, role: &str) -> Result<()> {
-    let csr = data.x.to_csr();
-    let values = csr.data();
-    let nonzero = values.iter().filter(|v| **v != 0.0).count();
+    let values: Box<dyn Iterator<Item = &f32>> = match &data.x {
+        crate::matrix::Matrix::Dense(a) => Box::new(a.iter()),
+        crate::matrix::Matrix::Csr(c) => Box::new(c.data().iter()),
+    };
+    let (mut nonzero, mut fractional, mut max) = (0usize, 0usize, 0.0f32);
+    for &v in values.filter(|v| **v != 0.0) {
+        nonzero += 1;
+        fractional += usize::from(v.fract() != 0.0);
+        max = max.max(v);
+    }
     if nonzero == 0 {
         return Ok(());
     }
-    let fractional = values.iter().filter(|v| v.fract() != 0.0).count();
-    let max = values.iter().copied().fold(0.0f32, f32::max);
     let share = fractional as f64 / nonzero as f64;
     if share < 0.5 {
         return Ok(());
